@@ -1,0 +1,1 @@
+"""livecast: a live-streaming control plane (GraphQL over streams, chat, viewers, health) with pluggable providers."""

@@ -1,0 +1,161 @@
+"""A broadcaster backend for Redis pub/sub that survives Redis going away.
+
+* One reader task owns the subscriber connection. When it fails (Redis stopped, ``CLIENT KILL``, network
+  cut, or a health-check PING unanswered for two intervals) it reconnects with exponential backoff
+  (1 s doubling to 30 s), resubscribes every channel, and then delivers a gap marker on each channel,
+  because Redis pub/sub is at-most-once: whatever was published meanwhile is gone.
+* ``publish`` never raises for an outage: the caller's database write already happened; the event is lost
+  for other processes, whose subscribers get the gap marker when Redis is back.
+* redis-py's own transparent pub/sub reconnect is disabled (``retries=0``) so no reconnect goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from broadcaster._backends.base import BroadcastBackend
+from broadcaster._base import Event
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from livecast.bus.hub import GAP_MESSAGE
+
+logger = logging.getLogger(__name__)
+
+
+class ResilientRedisBackend(BroadcastBackend):
+    def __init__(
+        self,
+        url: str,
+        *,
+        ping_interval: float = 5.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+        connect_timeout: float = 2.0,
+    ) -> None:
+        self._url = url
+        self._ping_interval = ping_interval
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._connect_timeout = connect_timeout
+        self._channels: set[str] = set()
+        self._messages: asyncio.Queue[Event] = asyncio.Queue()
+        self._pubsub: PubSub | None = None
+        self._publisher: Redis | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+        self.publish_failures = 0
+
+    def _client(self) -> Redis:
+        return Redis.from_url(
+            self._url,
+            decode_responses=True,
+            socket_connect_timeout=self._connect_timeout,
+            socket_timeout=max(self._ping_interval * 2, 5.0),
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    async def connect(self) -> None:
+        """Start the reader; waits up to the connect timeout for Redis, then goes on reconnecting in the
+        background (a process may start while Redis is still coming up)."""
+        self._publisher = self._client()
+        self._reader = asyncio.create_task(self._run(), name="livecast-redis-reader")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connected.wait(), self._connect_timeout + 1)
+        if not self.connected.is_set():
+            logger.warning("Redis at %s is not reachable yet; events wait for it", _safe(self._url))
+
+    async def disconnect(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._publisher is not None:
+            await self._publisher.aclose()
+
+    async def subscribe(self, channel: str) -> None:
+        self._channels.add(channel)
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):  # the reader reconnects and resubscribes
+                await self._pubsub.subscribe(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._channels.discard(channel)
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(channel)
+
+    async def publish(self, channel: str, message: str) -> None:
+        assert self._publisher is not None
+        try:
+            await self._publisher.publish(channel, message)
+        except (RedisError, OSError) as e:
+            self.publish_failures += 1
+            logger.warning("event not published to Redis (%s): %s", channel, type(e).__name__)
+
+    async def next_published(self) -> Event:
+        return await self._messages.get()
+
+    async def _run(self) -> None:
+        backoff, ever_connected = self._backoff_initial, False
+        while True:
+            client = self._client()
+            pubsub = client.pubsub()
+            try:
+                await client.ping()
+                if self._channels:
+                    await pubsub.subscribe(*self._channels)
+                self._pubsub = pubsub
+                self.connected.set()
+                if ever_connected:
+                    self.reconnects += 1
+                    logger.warning("Redis connection restored; %d channel(s) resubscribed", len(self._channels))
+                    for channel in list(self._channels):
+                        self._messages.put_nowait(Event(channel, GAP_MESSAGE))
+                ever_connected, backoff = True, self._backoff_initial
+                await self._read(client, pubsub)
+            except (RedisError, OSError, TimeoutError) as e:
+                if self.connected.is_set():
+                    logger.warning("Redis connection lost (%s); reconnecting", type(e).__name__)
+            finally:
+                self._pubsub = None
+                self.connected.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._backoff_max)
+
+    async def _read(self, client: Redis, pubsub: PubSub) -> None:
+        last_heard = time.monotonic()
+        while True:
+            if not pubsub.subscribed:  # nothing to read: just check that Redis is there
+                await asyncio.sleep(min(self._ping_interval, 0.5))
+                if time.monotonic() - last_heard >= self._ping_interval:
+                    await client.ping()
+                    last_heard = time.monotonic()
+                continue
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=self._ping_interval)
+            now = time.monotonic()
+            if message is not None:
+                last_heard = now
+                if message["type"] == "message":
+                    self._messages.put_nowait(Event(message["channel"], message["data"]))
+                continue
+            if now - last_heard > self._ping_interval * 2:
+                raise TimeoutError("Redis did not answer the health-check PING")
+            await pubsub.ping()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for logs."""
+    head, sep, tail = url.rpartition("@")
+    return f"{url.split('://', 1)[0]}://***@{tail}" if sep else url

@@ -1,0 +1,103 @@
+"""The ``livecast`` command line (Typer): serve, migrate, token create, makemigrations, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from livecast.settings import Settings, load_settings
+
+app = typer.Typer(help="livecast: live-streaming control plane.", no_args_is_help=True, add_completion=False)
+token_app = typer.Typer(help="Access tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tortoise.db_client").setLevel(logging.INFO)  # its DEBUG lines carry SQL values (keys)
+    return settings
+
+
+@app.command()
+def serve(
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")] = True,
+) -> None:
+    """Run the API (HTTP + websockets), the RTMP ingest and the embedded workers in one process."""
+    import uvicorn
+
+    from livecast.app import create_app
+    from livecast.domain import db
+
+    settings = _settings()
+    if migrate_first:
+        asyncio.run(db.migrate(settings.database_url))
+    settings.signing_key  # noqa: B018 - fail fast (production without a key) and create the dev key once
+    typer.echo(f"livecast: GraphQL/GraphiQL at {settings.http_base_url}/graphql")
+    if settings.embedded_ingest:
+        typer.echo(f"livecast: RTMP ingest at {settings.rtmp_base_url} (OBS Server; Stream Key from the stream)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.http_port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations (aerich) for LIVECAST_DATABASE_URL."""
+    from livecast.domain import db
+
+    settings = _settings()
+    applied = asyncio.run(db.migrate(settings.database_url))
+    typer.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+
+
+@app.command()
+def makemigrations(name: Annotated[str, typer.Argument(help="Short name, e.g. add_chat.")]) -> None:
+    """Developers: generate a migration from the models for the dialect of LIVECAST_DATABASE_URL."""
+    from livecast.domain import db
+
+    settings = _settings()
+    typer.echo(str(asyncio.run(db.make_migrations(name, settings.database_url))))
+
+
+@app.command("export-schema")
+def export_schema(path: Annotated[Path, typer.Argument()] = Path("schema.graphql")) -> None:
+    """Write the GraphQL SDL (kept in the repository as schema.graphql)."""
+    from livecast.schema.root import build_schema
+
+    path.write_text(build_schema().as_str() + "\n", encoding="utf-8")
+    typer.echo(f"wrote {path}")
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option("--user", help="User name; created if missing.")],
+    role: Annotated[list[str] | None, typer.Option("--role", help="Role to grant, e.g. admin.")] = None,
+) -> None:
+    """Print an access token for USER (send it as 'Authorization: Bearer <token>')."""
+    from livecast.domain import auth, db
+    from livecast.domain.errors import DomainError
+
+    settings = _settings()
+
+    async def create() -> str:
+        await db.migrate(settings.database_url)
+        await db.open_db(settings.database_url)
+        try:
+            return await auth.create_token(
+                name=user, roles=role or [], key=settings.signing_key, ttl_seconds=settings.token_ttl_seconds
+            )
+        finally:
+            await db.close_db()
+
+    try:
+        typer.echo(asyncio.run(create()))
+    except DomainError as e:
+        typer.echo(f"error: {e.message}", err=True)
+        raise typer.Exit(2) from e
+
+
+if __name__ == "__main__":
+    app()

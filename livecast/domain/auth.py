@@ -1,0 +1,89 @@
+"""Access tokens (HS256 JWT, RFC 7519) and the authenticated principal.
+
+Claims: ``sub`` (user id, UUID), ``name``, ``roles`` (list of strings, e.g. ``["admin"]``), ``iat``, ``exp``
+(Unix seconds). Signed with ``LIVECAST_SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from livecast.domain.errors import Unauthenticated, ValidationFailed
+from livecast.domain.models import User
+
+ALGORITHM = "HS256"
+ADMIN = "admin"
+KNOWN_ROLES = frozenset({ADMIN})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request: a user id (string UUID), name and roles from a verified token."""
+
+    user_id: str
+    name: str
+    roles: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.roles
+
+
+def issue_token(*, user: User, key: str, ttl_seconds: int, now: datetime | None = None) -> str:
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": str(user.id),
+        "name": user.name,
+        "roles": list(user.roles),
+        "iat": issued,
+        "exp": issued + timedelta(seconds=ttl_seconds),
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def verify_token(token: str, *, key: str) -> Principal:
+    """Verify signature and expiry; raises ``Unauthenticated`` with a reason a developer can act on."""
+    try:
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+    except jwt.ExpiredSignatureError as e:
+        raise Unauthenticated("access token expired") from e
+    except jwt.InvalidTokenError as e:
+        raise Unauthenticated(f"invalid access token: {e}") from e
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Unauthenticated("invalid access token: roles must be a list of strings")
+    return Principal(user_id=str(claims["sub"]), name=str(claims.get("name", "")), roles=frozenset(roles))
+
+
+def principal_from_header(value: str | None, *, key: str) -> Principal | None:
+    """Parse ``Authorization: Bearer <JWT>``; ``None`` when absent, ``Unauthenticated`` when malformed."""
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+    return verify_token(token.strip(), key=key)
+
+
+async def ensure_user(*, name: str, roles: list[str]) -> User:
+    """Get the user called ``name`` (creating it if missing) and add ``roles`` to it."""
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise ValidationFailed("user name must be 1-100 characters", field="name")
+    unknown = set(roles) - KNOWN_ROLES
+    if unknown:
+        raise ValidationFailed(f"unknown roles: {', '.join(sorted(unknown))}", field="roles")
+    user, _ = await User.get_or_create(name=name, defaults={"roles": sorted(set(roles))})
+    if not set(roles) <= set(user.roles):
+        user.roles = sorted(set(user.roles) | set(roles))
+        await user.save(update_fields=["roles"])
+    return user
+
+
+async def create_token(*, name: str, roles: list[str], key: str, ttl_seconds: int) -> str:
+    """``livecast token create``: ensure the user exists, then issue a token for it."""
+    user = await ensure_user(name=name, roles=roles)
+    return issue_token(user=user, key=key, ttl_seconds=ttl_seconds)

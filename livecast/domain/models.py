@@ -1,0 +1,103 @@
+"""Tortoise models. Only ``livecast.domain`` imports this module."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class StreamStatus(str, Enum):
+    """Lifecycle status of a stream; the allowed moves are in ``livecast.domain.lifecycle``."""
+
+    SCHEDULED = "SCHEDULED"
+    PREPARING = "PREPARING"
+    LIVE = "LIVE"
+    RECONNECTING = "RECONNECTING"
+    ENDED = "ENDED"
+    ARCHIVED = "ARCHIVED"
+    CANCELLED = "CANCELLED"
+
+
+class PlaybackPolicy(str, Enum):
+    PUBLIC = "PUBLIC"
+    SIGNED = "SIGNED"
+
+
+class LatencyMode(str, Enum):
+    """Mux's latency modes: STANDARD (~25-30 s), REDUCED (~12-20 s), LOW (~5 s)."""
+
+    STANDARD = "STANDARD"
+    REDUCED = "REDUCED"
+    LOW = "LOW"
+
+
+class HealthStatus(str, Enum):
+    """Stream health from drift deviation (REFERENCE.md): EXCELLENT <= 500 ms, GOOD <= 1 s, POOR > 1 s."""
+
+    EXCELLENT = "EXCELLENT"
+    GOOD = "GOOD"
+    POOR = "POOR"
+    UNKNOWN = "UNKNOWN"
+
+
+class AlertSeverity(str, Enum):
+    INFO = "INFO"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+
+
+class ReminderKind(str, Enum):
+    STARTS_SOON = "STARTS_SOON"
+    STARTING = "STARTING"
+
+
+class User(Model):
+    id = fields.UUIDField(primary_key=True)
+    name = fields.CharField(max_length=100, unique=True)
+    roles = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "users"
+
+
+class Stream(Model):
+    id = fields.UUIDField(primary_key=True)
+    owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="streams", on_delete=fields.CASCADE
+    )
+    owner_id: str
+    title = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    thumbnail_url = fields.CharField(max_length=2048, null=True)
+    status = fields.CharEnumField(StreamStatus, max_length=16, default=StreamStatus.SCHEDULED, db_index=True)
+    provider = fields.CharField(max_length=32, default="local")
+    provider_stream_id = fields.CharField(max_length=128, null=True)
+    provider_asset_id = fields.CharField(max_length=128, null=True)
+    stream_key = fields.CharField(max_length=128)
+    stream_key_hash = fields.CharField(max_length=64, unique=True)
+    """SHA-256 hex of the stream key: the ingest looks a key up by its hash, then compares in constant time."""
+    playback_id = fields.CharField(max_length=128, unique=True)
+    playback_policy = fields.CharEnumField(PlaybackPolicy, max_length=8, default=PlaybackPolicy.PUBLIC)
+    latency_mode = fields.CharEnumField(LatencyMode, max_length=8, default=LatencyMode.STANDARD)
+    reconnect_window = fields.IntField(default=60)
+    """Seconds the stream waits in RECONNECTING for the encoder to come back (0-1800)."""
+    max_continuous_duration = fields.IntField(default=12 * 3600)
+    """Seconds after going live at which the stream is ended (Mux's max_continuous_duration)."""
+    recording_enabled = fields.BooleanField(default=False)
+    chat_enabled = fields.BooleanField(default=True)
+    reactions_enabled = fields.BooleanField(default=True)
+    scheduled_at = fields.DatetimeField(null=True)
+    started_at = fields.DatetimeField(null=True)
+    ended_at = fields.DatetimeField(null=True)
+    status_changed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "streams"
+
+    def __str__(self) -> str:  # never includes the stream key
+        return f"Stream({self.id}, {self.status.value})"

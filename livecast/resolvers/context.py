@@ -1,0 +1,40 @@
+"""The per-request context resolvers receive: caller, per-request DataLoaders and domain dependencies.
+
+Built fresh for every HTTP request and every websocket connection (never shared), so DataLoader caches do
+not leak across requests or users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from strawberry.dataloader import DataLoader
+
+from livecast.domain import users
+from livecast.domain.auth import Principal
+from livecast.domain.deps import Deps
+from livecast.domain.errors import Unauthenticated
+from livecast.domain.models import User
+
+
+@dataclass
+class Loaders:
+    users: DataLoader[str, User | None] = field(default_factory=lambda: DataLoader(load_fn=users.users_by_ids))
+
+
+@dataclass
+class RequestContext:
+    deps: Deps
+    principal: Principal | None = None
+    auth_error: Unauthenticated | None = None
+    """Set when a token was sent but is invalid or expired: anonymous reads still work, writes report it."""
+    loaders: Loaders = field(default_factory=Loaders)
+    connection_params: object = None
+    """The websocket ``connection_init`` payload (set by Strawberry), if any."""
+
+    @property
+    def actor(self) -> Principal | None:
+        """The caller for a command; raises the token's problem instead of pretending to be anonymous."""
+        if self.auth_error is not None:
+            raise self.auth_error
+        return self.principal

@@ -1,0 +1,139 @@
+"""Process wiring: opens the database and the bus, builds providers, and connects the local ingest to the
+domain. Used by the ASGI lifespan (``app.py``) and the CLI; nothing here is done at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from livecast.domain import db, encoder, lifecycle, streams
+from livecast.domain.deps import Deps
+from livecast.domain.errors import DomainError, InvalidState, NotFound
+from livecast.bus import create_bus
+from livecast.domain.bus import EventBus, Gap
+from livecast.domain.events import LIVE_CHANNEL, StreamStatusChanged
+from livecast.domain.models import StreamStatus
+from livecast.providers.local.ingest import IngestConfig, PublishGrant, PublishRefused, RTMPIngest
+from livecast.providers.registry import ProviderRegistry
+from livecast.settings import Settings
+from livecast.workers.lifecycle import enforce_max_duration
+
+logger = logging.getLogger(__name__)
+
+
+class DomainIngestHooks:
+    """The ingest's questions answered by domain commands (the same ones mutations and webhooks use)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def authorize(self, stream_key: str) -> PublishGrant:
+        try:
+            stream = await encoder.authorize_publish(stream_key=stream_key)
+        except NotFound as e:
+            raise PublishRefused("unknown stream key") from e
+        except InvalidState as e:
+            raise PublishRefused(f"stream is {e.current_status}; create a new stream") from e
+        return PublishGrant(stream_id=str(stream.id), playback_id=stream.playback_id)
+
+    async def connected(self, stream_id: str) -> None:
+        try:
+            await encoder.encoder_connected(deps=self.deps, stream_id=stream_id)
+        except DomainError as e:
+            raise PublishRefused(e.message) from e
+
+    async def media_ready(self, stream_id: str) -> None:
+        try:
+            await encoder.media_ready(deps=self.deps, stream_id=stream_id)
+        except InvalidState as e:
+            logger.info("stream %s: media ready ignored (%s)", stream_id, e.message)
+
+    async def disconnected(self, stream_id: str) -> float:
+        try:
+            stream = await encoder.encoder_disconnected(deps=self.deps, stream_id=stream_id)
+        except DomainError as e:
+            logger.info("stream %s: disconnect ignored (%s)", stream_id, e.message)
+            return 0
+        return stream.reconnect_window if stream.status is StreamStatus.RECONNECTING else 0
+
+    async def window_expired(self, stream_id: str) -> None:
+        try:
+            await encoder.reconnect_window_expired(deps=self.deps, stream_id=stream_id)
+        except DomainError as e:
+            logger.info("stream %s: reconnect window expiry ignored (%s)", stream_id, e.message)
+
+
+async def follow_ended_streams(bus: EventBus, ingest: RTMPIngest, ready: asyncio.Event) -> None:
+    """Disconnect encoders of streams that ended elsewhere (owner, worker, another process)."""
+    async with bus.subscribe(LIVE_CHANNEL) as events:
+        ready.set()
+        async for event in events:
+            if isinstance(event, StreamStatusChanged) and event.status == StreamStatus.ENDED.value:
+                await ingest.end_stream(event.stream_id)
+            elif isinstance(event, Gap):  # an ENDED may have been missed: ask the database
+                for stream_id in list(ingest.sessions):
+                    stream = await streams.get_stream(stream_id)
+                    if stream is None or stream.status in lifecycle.FINISHED:
+                        await ingest.end_stream(stream_id)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    deps: Deps
+    ingest: RTMPIngest | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def ingest_config(settings: Settings) -> IngestConfig:
+    return IngestConfig(
+        host=settings.host,
+        port=settings.rtmp_port,
+        media_dir=settings.hls_dir,
+        ffmpeg=settings.ffmpeg_path,
+        segment_seconds=settings.hls_segment_seconds,
+        list_size=settings.hls_list_size,
+        handshake_timeout=settings.ingest_handshake_timeout,
+        idle_timeout=settings.ingest_idle_timeout,
+    )
+
+
+@asynccontextmanager
+async def running(settings: Settings, *, ingest: bool, workers: bool) -> AsyncIterator[Runtime]:
+    """Open DB and bus; optionally run the RTMP ingest and the embedded workers; close all on exit."""
+    await db.open_db(settings.database_url)
+    bus = create_bus(settings.bus_url, lossless_queue_size=settings.bus_queue_size)
+    await bus.connect()
+    runtime = Runtime(settings=settings, deps=Deps(bus=bus, providers=ProviderRegistry(settings)))
+    try:
+        if ingest:
+            settings.hls_dir.mkdir(parents=True, exist_ok=True)
+            runtime.ingest = RTMPIngest(ingest_config(settings), DomainIngestHooks(runtime.deps))
+            await runtime.ingest.start()
+            ready = asyncio.Event()
+            follower = asyncio.create_task(follow_ended_streams(bus, runtime.ingest, ready))
+            runtime.tasks.append(follower)
+            waiter = asyncio.create_task(ready.wait())
+            await asyncio.wait({follower, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if follower.done():
+                follower.result()  # raises why the bus subscription failed
+        if workers:
+            runtime.tasks.append(
+                asyncio.create_task(enforce_max_duration(deps=runtime.deps, interval=settings.lifecycle_check_seconds))
+            )
+        yield runtime
+    finally:
+        for task in runtime.tasks:
+            task.cancel()
+        for task in runtime.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if runtime.ingest is not None:
+            await runtime.ingest.stop()
+        await bus.disconnect()
+        await db.close_db()

@@ -1,0 +1,74 @@
+"""Expected failures as schema types: an ``Error`` interface with a stable ``code``, one type per code.
+
+Mutations return a union of their result and these types; queries and subscriptions raise a GraphQL error
+whose ``extensions.code`` is the same code.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+
+from livecast.domain import errors as domain
+from livecast.schema.enums import StreamStatus
+
+ErrorCode = strawberry.enum(domain.ErrorCode, name="ErrorCode", description="Stable machine-readable error codes.")
+
+
+@strawberry.interface(description="An expected failure. Switch on `code`; show `message` to people.")
+class Error:
+    code: ErrorCode
+    message: str
+
+
+@strawberry.type(description="Input broke a rule; `field` names the input field (camelCase).")
+class ValidationError(Error):
+    field: str | None
+
+
+@strawberry.type
+class NotFoundError(Error):
+    pass
+
+
+@strawberry.type(description="Signed in, but not allowed (e.g. not the stream's owner or an admin).")
+class ForbiddenError(Error):
+    pass
+
+
+@strawberry.type(description="No valid access token: send `Authorization: Bearer <token>`.")
+class UnauthenticatedError(Error):
+    pass
+
+
+@strawberry.type(description="The stream's status does not allow this (e.g. ending a SCHEDULED stream).")
+class InvalidStateError(Error):
+    current_status: StreamStatus
+
+
+@strawberry.type(description="The media provider refused or could not be reached; nothing changed.")
+class ProviderError(Error):
+    pass
+
+
+def to_error_type(e: domain.DomainError) -> Error:
+    """The schema error object for a domain error."""
+    if isinstance(e, domain.ValidationFailed):
+        return ValidationError(code=e.code, message=e.message, field=e.field)
+    if isinstance(e, domain.InvalidState):
+        return InvalidStateError(code=e.code, message=e.message, current_status=StreamStatus(e.current_status))
+    by_code = {
+        domain.ErrorCode.NOT_FOUND: NotFoundError,
+        domain.ErrorCode.FORBIDDEN: ForbiddenError,
+        domain.ErrorCode.UNAUTHENTICATED: UnauthenticatedError,
+        domain.ErrorCode.PROVIDER_ERROR: ProviderError,
+    }
+    return by_code[e.code](code=e.code, message=e.message)
+
+
+def to_graphql_error(e: domain.DomainError) -> GraphQLError:
+    """For queries and subscriptions: a GraphQL error with ``extensions.code`` (and ``field`` if any)."""
+    extensions: dict[str, object] = {"code": e.code.value}
+    if isinstance(e, domain.ValidationFailed) and e.field:
+        extensions["field"] = e.field
+    return GraphQLError(e.message, extensions=extensions, original_error=e)

@@ -1,0 +1,245 @@
+"""Stream types and the stream part of Query, Mutation and Subscription."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+
+from livecast.domain import models
+from livecast.domain.errors import DomainError
+from livecast.domain.validation import UNSET, StreamFields
+from livecast.resolvers import streams as resolve
+from livecast.schema.context import Info
+from livecast.schema.enums import LatencyMode, PlaybackPolicy, StreamStatus
+from livecast.schema.errors import (
+    ForbiddenError,
+    InvalidStateError,
+    NotFoundError,
+    ProviderError,
+    UnauthenticatedError,
+    ValidationError,
+    to_error_type,
+    to_graphql_error,
+)
+from livecast.schema.users import User
+
+
+@strawberry.type(description="Where an encoder publishes. OBS: Server = `rtmpUrl`, Stream Key = `streamKey`.")
+class Ingest:
+    rtmp_url: str
+    srt_url: str | None
+    stream_key: str = strawberry.field(description="Secret: anyone with it can broadcast as this stream.")
+
+
+@strawberry.type(description="Where players read the stream.")
+class Playback:
+    hls_url: str = strawberry.field(description="HLS playlist URL (RFC 8216), `.m3u8`.")
+    policy: PlaybackPolicy
+
+
+@strawberry.type(description="A live stream and its lifecycle.")
+class Stream:
+    id: strawberry.ID
+    title: str
+    description: str
+    thumbnail_url: str | None
+    status: StreamStatus
+    provider: str
+    latency_mode: LatencyMode
+    reconnect_window: int = strawberry.field(description="Seconds the stream waits for a dropped encoder (0-1800).")
+    max_continuous_duration: int = strawberry.field(description="Seconds after going live at which it is ended.")
+    recording_enabled: bool
+    chat_enabled: bool
+    reactions_enabled: bool
+    scheduled_at: datetime | None
+    started_at: datetime | None = strawberry.field(description="When it first became LIVE.")
+    ended_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    model: strawberry.Private[models.Stream]
+
+    @classmethod
+    def from_model(cls, m: models.Stream) -> Stream:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            title=m.title,
+            description=m.description,
+            thumbnail_url=m.thumbnail_url,
+            status=m.status,
+            provider=m.provider,
+            latency_mode=m.latency_mode,
+            reconnect_window=m.reconnect_window,
+            max_continuous_duration=m.max_continuous_duration,
+            recording_enabled=m.recording_enabled,
+            chat_enabled=m.chat_enabled,
+            reactions_enabled=m.reactions_enabled,
+            scheduled_at=m.scheduled_at,
+            started_at=m.started_at,
+            ended_at=m.ended_at,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+            model=m,
+        )
+
+    @strawberry.field(description="SCHEDULED with `scheduledAt` in the future.")
+    def is_upcoming(self) -> bool:
+        return self.status is models.StreamStatus.SCHEDULED and bool(
+            self.scheduled_at and self.scheduled_at > datetime.now(UTC)
+        )
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User:
+        user = await info.context.loaders.users.load(str(self.model.owner_id))
+        assert user is not None  # owner is a non-null foreign key with ON DELETE CASCADE
+        return User.from_model(user)
+
+    @strawberry.field(description="Only for the owner or an admin; `null` for everyone else.")
+    def ingest(self, info: Info) -> Ingest | None:
+        endpoints = resolve.ingest(info.context, self.model)
+        if endpoints is None:
+            return None
+        return Ingest(rtmp_url=endpoints.rtmp_url, srt_url=endpoints.srt_url, stream_key=endpoints.stream_key)
+
+    @strawberry.field
+    def playback(self, info: Info) -> Playback:
+        p = resolve.playback(info.context, self.model)
+        return Playback(hls_url=p.hls_url, policy=models.PlaybackPolicy(p.policy))
+
+
+@strawberry.type
+class StreamEdge:
+    cursor: str
+    node: Stream
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="Relay connection of streams, newest first.")
+class StreamConnection:
+    edges: list[StreamEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class DeletedStream:
+    id: strawberry.ID
+
+
+_ERRORS = (ValidationError, NotFoundError, ForbiddenError, UnauthenticatedError, InvalidStateError, ProviderError)
+StreamResult = Annotated[
+    Stream | ValidationError | NotFoundError | ForbiddenError | UnauthenticatedError | InvalidStateError | ProviderError,
+    strawberry.union("StreamResult"),
+]
+DeleteStreamResult = Annotated[
+    DeletedStream | NotFoundError | ForbiddenError | UnauthenticatedError | InvalidStateError | ProviderError,
+    strawberry.union("DeleteStreamResult"),
+]
+
+
+@strawberry.input
+class CreateStreamInput:
+    title: str = strawberry.field(description="1-200 characters after trimming.")
+    description: str | None = strawberry.field(default=strawberry.UNSET, description="At most 5,000 characters.")
+    thumbnail_url: str | None = strawberry.UNSET
+    scheduled_at: datetime | None = strawberry.field(default=strawberry.UNSET, description="ISO 8601 with offset.")
+    latency_mode: LatencyMode | None = strawberry.UNSET
+    playback_policy: PlaybackPolicy | None = strawberry.UNSET
+    reconnect_window: int | None = strawberry.field(default=strawberry.UNSET, description="Seconds, 0-1800 (default 60).")
+    max_continuous_duration: int | None = strawberry.field(default=strawberry.UNSET, description="Seconds, 60-43200 (12 h).")
+    recording_enabled: bool | None = strawberry.UNSET
+    chat_enabled: bool | None = strawberry.UNSET
+    reactions_enabled: bool | None = strawberry.UNSET
+    provider: str = strawberry.field(default="local", description="`local` (more providers arrive with Mux/LiveKit).")
+
+
+@strawberry.input
+class UpdateStreamInput:
+    title: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    thumbnail_url: str | None = strawberry.UNSET
+    scheduled_at: datetime | None = strawberry.UNSET
+    latency_mode: LatencyMode | None = strawberry.UNSET
+    playback_policy: PlaybackPolicy | None = strawberry.UNSET
+    reconnect_window: int | None = strawberry.UNSET
+    max_continuous_duration: int | None = strawberry.UNSET
+    recording_enabled: bool | None = strawberry.UNSET
+    chat_enabled: bool | None = strawberry.UNSET
+    reactions_enabled: bool | None = strawberry.UNSET
+
+
+def _fields(data: CreateStreamInput | UpdateStreamInput) -> StreamFields:
+    names = StreamFields.__dataclass_fields__
+    return StreamFields(**{name: _unset(getattr(data, name)) for name in names})
+
+
+def _unset(value: Any) -> Any:
+    return UNSET if value is strawberry.UNSET else value
+
+
+T = TypeVar("T")
+
+
+async def _result(call: Awaitable[T], wrap: Any) -> Any:
+    try:
+        return wrap(await call)
+    except DomainError as e:
+        return to_error_type(e)
+
+
+@strawberry.type
+class StreamQuery:
+    @strawberry.field(description="A stream by id, or null.")
+    async def stream(self, info: Info, id: strawberry.ID) -> Stream | None:
+        m = await resolve.stream(info.context, str(id))
+        return Stream.from_model(m) if m else None
+
+    @strawberry.field(description="Streams newest first; `first` is 1-100 (error code VALIDATION otherwise).")
+    async def streams(
+        self, info: Info, status: StreamStatus | None = None, first: int = 20, after: str | None = None
+    ) -> StreamConnection:
+        try:
+            page = await resolve.stream_page(info.context, status, first, after)
+        except DomainError as e:
+            raise to_graphql_error(e) from e
+        edges = [StreamEdge(cursor=_cursor(m), node=Stream.from_model(m)) for m in page.items]
+        return StreamConnection(edges=edges, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor))
+
+
+def _cursor(m: models.Stream) -> str:
+    from livecast.domain.streams import encode_cursor
+
+    return encode_cursor(m)
+
+
+@strawberry.type
+class StreamMutation:
+    @strawberry.mutation(description="Create a SCHEDULED stream owned by the caller; its `ingest` has the key.")
+    async def create_stream(self, info: Info, input: CreateStreamInput) -> StreamResult:
+        return await _result(resolve.create_stream(info.context, _fields(input), input.provider), Stream.from_model)
+
+    @strawberry.mutation
+    async def update_stream(self, info: Info, id: strawberry.ID, input: UpdateStreamInput) -> StreamResult:
+        return await _result(resolve.update_stream(info.context, str(id), _fields(input)), Stream.from_model)
+
+    @strawberry.mutation(description="End a PREPARING, LIVE or RECONNECTING stream; disconnects the encoder.")
+    async def end_stream(self, info: Info, id: strawberry.ID) -> StreamResult:
+        return await _result(resolve.end_stream(info.context, str(id)), Stream.from_model)
+
+    @strawberry.mutation(description="Cancel a SCHEDULED stream.")
+    async def cancel_stream(self, info: Info, id: strawberry.ID) -> StreamResult:
+        return await _result(resolve.cancel_stream(info.context, str(id)), Stream.from_model)
+
+    @strawberry.mutation(description="Replace the stream key; the old key stops working for new publishes.")
+    async def reset_stream_key(self, info: Info, id: strawberry.ID) -> StreamResult:
+        return await _result(resolve.reset_stream_key(info.context, str(id)), Stream.from_model)
+
+    @strawberry.mutation(description="Delete a stream that is not running.")
+    async def delete_stream(self, info: Info, id: strawberry.ID) -> DeleteStreamResult:
+        return await _result(resolve.delete_stream(info.context, str(id)), lambda i: DeletedStream(id=strawberry.ID(i)))

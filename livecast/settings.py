@@ -1,0 +1,150 @@
+"""livecast settings: the only module that reads the environment.
+
+Every setting is read from a ``LIVECAST_``-prefixed environment variable or from a ``.env`` file in the
+working directory (pydantic-settings). Values are passed explicitly from here to the code that needs them;
+nothing else calls ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import Enum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(str, Enum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot be used as given (e.g. production without a secret key)."""
+
+
+class Settings(BaseSettings):
+    """All livecast configuration. Field ``x`` is read from ``LIVECAST_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="LIVECAST_", env_file=".env", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+
+    database_url: str = "sqlite://./livecast.db"
+    """Tortoise DB URL: ``sqlite://path`` (embedded default) or ``postgres://user:pass@host:5432/db``."""
+    bus_url: str = "memory://"
+    """Event bus: ``memory://`` (single process) or ``redis://host:6379/0`` (several processes)."""
+
+    host: str = "127.0.0.1"
+    """Address the HTTP server and the RTMP ingest listen on; ``0.0.0.0`` to accept other machines."""
+    http_port: int = Field(8000, ge=0, le=65535)
+    rtmp_port: int = Field(1935, ge=0, le=65535)
+    public_url: str | None = None
+    """Base URL clients use for HTTP (GraphQL, HLS); default ``http://<host>:<http_port>``."""
+    rtmp_public_url: str | None = None
+    """Base RTMP URL encoders are told (OBS "Server"); default ``rtmp://<host>:<rtmp_port>/live``."""
+
+    data_dir: Path = Path(".livecast")
+    """Directory for local state (the generated development secret key)."""
+    media_dir: Path | None = None
+    """Where the local pipeline writes HLS (``<media_dir>/<playbackId>/``); default ``<data_dir>/media``."""
+    ffmpeg: str | None = None
+    """Path to the ffmpeg binary; default: the static build shipped by imageio-ffmpeg."""
+
+    secret_key: SecretStr | None = None
+    """HS256 key for access tokens. Generated once into ``<data_dir>/secret_key`` in development."""
+    token_ttl_seconds: int = Field(7 * 24 * 3600, gt=0)
+
+    embedded_ingest: bool = True
+    """Run the RTMP ingest inside ``livecast serve`` (embedded mode)."""
+    hls_segment_seconds: float = Field(2.0, gt=0, le=30)
+    """Target HLS segment duration in seconds (RFC 8216 EXT-X-TARGETDURATION rounds it up)."""
+    hls_list_size: int = Field(6, ge=3, le=100)
+    """Segments kept in the rolling live playlist."""
+    ingest_handshake_timeout: float = Field(10.0, gt=0)
+    """Seconds an RTMP client has to complete the handshake and publish before it is dropped."""
+    ingest_idle_timeout: float = Field(15.0, gt=0)
+    """Seconds without any bytes from a publishing encoder before the connection is dropped."""
+    lifecycle_check_seconds: float = Field(5.0, gt=0)
+    """How often the embedded worker checks max continuous duration."""
+
+    cors_origins: list[str] = ["*"]
+    """Origins allowed to call /graphql from a browser (HTTP CORS and websocket Origin check). Tokens travel
+    in headers or ``connection_init``, never cookies, so ``*`` exposes no ambient credentials."""
+
+    bus_queue_size: int = Field(1000, ge=10)
+    """Events a lossless subscriber may fall behind before it is ended (SLOW_CONSUMER)."""
+
+    graphql_max_depth: int = Field(12, ge=2)
+    graphql_cache_size: int = Field(1024, ge=1)
+    """``maxsize`` of Strawberry's parser and validation caches."""
+
+    @model_validator(mode="after")
+    def _production_needs_secret(self) -> Settings:
+        if self.env is Environment.PRODUCTION and self.secret_key is None:
+            raise ConfigurationError("LIVECAST_SECRET_KEY must be set when LIVECAST_ENV=production")
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"LIVECAST_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters (HS256 wants >= 256 bits)"
+            )
+        return self
+
+    @property
+    def http_base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{_client_host(self.host)}:{self.http_port}"
+
+    @property
+    def rtmp_base_url(self) -> str:
+        if self.rtmp_public_url:
+            return self.rtmp_public_url.rstrip("/")
+        return f"rtmp://{_client_host(self.host)}:{self.rtmp_port}/live"
+
+    @property
+    def hls_dir(self) -> Path:
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
+
+    @cached_property
+    def ffmpeg_path(self) -> str:
+        if self.ffmpeg:
+            return self.ffmpeg
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The token signing key: ``LIVECAST_SECRET_KEY``, else (development) the key kept in the data dir.
+
+        Raises ``ConfigurationError`` in production without a key (also checked at load time).
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.env is Environment.PRODUCTION:
+            raise ConfigurationError("LIVECAST_SECRET_KEY must be set when LIVECAST_ENV=production")
+        path = self.data_dir / SECRET_KEY_FILE
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(path, "x", encoding="ascii") as f:  # "x": never overwrite a concurrent writer's key
+                    f.write(secrets.token_urlsafe(48))
+                path.chmod(0o600)
+            except FileExistsError:
+                pass
+        return path.read_text(encoding="ascii").strip()
+
+
+def _client_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``.env``; keyword overrides win (used by the CLI and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

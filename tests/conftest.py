@@ -1,0 +1,140 @@
+"""Shared fixtures: a migrated test database (SQLite by default, PostgreSQL when
+``LIVECAST_TEST_DATABASE_URL`` is set), a live livecast server on free ports, a gql client and an encoder."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from tortoise import connections
+
+from livecast.app import create_app
+from livecast.domain import db
+from livecast.domain.auth import ensure_user, issue_token
+from livecast.domain.deps import Deps
+from livecast.bus import create_bus
+from livecast.providers.registry import ProviderRegistry
+from livecast.settings import Settings
+
+TEST_SECRET = "test-secret-key-with-at-least-32-bytes-of-entropy"
+pytest_plugins = ["tests.helpers.encoder"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test session (created and dropped for PostgreSQL)."""
+    base = os.environ.get("LIVECAST_TEST_DATABASE_URL")
+    if not base:
+        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'livecast.db'}"
+        await db.migrate(url)
+        yield url
+        return
+    import asyncpg
+
+    server, _, _ = base.rpartition("/")
+    name = f"livecast_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"{server}/{name}"
+        await db.migrate(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _truncate() -> None:
+    conn = connections.get("default")
+    for table in ("streams", "users"):
+        await conn.execute_script(f'DELETE FROM "{table}"')
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        http_port=free_port(),
+        rtmp_port=free_port(),
+        secret_key=TEST_SECRET,
+        hls_segment_seconds=1.0,
+        ingest_idle_timeout=5.0,
+        ingest_handshake_timeout=3.0,
+        lifecycle_check_seconds=0.5,
+    )
+
+
+@pytest.fixture
+async def deps(settings: Settings) -> AsyncIterator[Deps]:
+    """Domain dependencies on an open database (no server), for domain-level tests."""
+    await db.open_db(settings.database_url)
+    await _truncate()
+    bus = create_bus("memory://")
+    await bus.connect()
+    try:
+        yield Deps(bus=bus, providers=ProviderRegistry(settings))
+    finally:
+        await bus.disconnect()
+        await db.close_db()
+
+
+@dataclass
+class Server:
+    settings: Settings
+    app: object
+
+    @property
+    def http(self) -> str:
+        return self.settings.http_base_url
+
+    @property
+    def graphql_http(self) -> str:
+        return f"{self.http}/graphql"
+
+    @property
+    def graphql_ws(self) -> str:
+        return self.graphql_http.replace("http://", "ws://")
+
+    @property
+    def runtime(self):  # noqa: ANN201
+        return self.app.state.runtime  # type: ignore[attr-defined]
+
+    async def token(self, name: str, roles: list[str] | None = None) -> str:
+        user = await ensure_user(name=name, roles=roles or [])
+        return issue_token(user=user, key=TEST_SECRET, ttl_seconds=3600)
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[Server]:
+    """livecast (API + RTMP ingest + workers) on free ports, inside this event loop."""
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.http_port, log_level="warning", lifespan="on")
+    uv = uvicorn.Server(config)
+    task = asyncio.create_task(uv.serve())
+    for _ in range(200):
+        if uv.started or task.done():
+            break
+        await asyncio.sleep(0.05)
+    if task.done():
+        task.result()
+    assert uv.started, "server did not start"
+    await _truncate()
+    try:
+        yield Server(settings=settings, app=app)
+    finally:
+        uv.should_exit = True
+        await asyncio.wait_for(task, 30)

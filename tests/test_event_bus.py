@@ -1,0 +1,43 @@
+"""The EventBus over both backends: memory:// always, redis:// against the real Redis in CI
+(``LIVECAST_TEST_REDIS_URL``, set by .ci/run; skipped on a machine without Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from livecast.bus import create_bus
+from livecast.domain.events import StreamStatusChanged, decode_event, encode_event
+
+REDIS_URL = os.environ.get("LIVECAST_TEST_REDIS_URL")
+BACKENDS = ["memory://", pytest.param(REDIS_URL, marks=pytest.mark.skipif(not REDIS_URL, reason="set LIVECAST_TEST_REDIS_URL"))]
+
+
+def event(n: int) -> StreamStatusChanged:
+    return StreamStatusChanged(stream_id="s1", owner_id="u1", status="LIVE", previous="PREPARING", reason=f"#{n}", at="t")
+
+
+@pytest.mark.parametrize("url", BACKENDS)
+async def test_publish_reaches_every_subscriber_of_the_channel_in_order(url: str) -> None:
+    bus = create_bus(url)
+    await bus.connect()
+    try:
+        async with bus.subscribe("stream.s1") as a, bus.subscribe("stream.s1") as b, bus.subscribe("stream.other") as c:
+            await asyncio.sleep(0.2 if url.startswith("redis") else 0)  # Redis SUBSCRIBE is acknowledged async
+            for n in range(20):
+                await bus.publish(["stream.s1"], event(n))
+            for events in (a, b):
+                got = [(await asyncio.wait_for(anext(events), 5)).reason for _ in range(20)]
+                assert got == [f"#{n}" for n in range(20)]
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(anext(c), 0.3)
+    finally:
+        await bus.disconnect()
+
+
+def test_event_codec_round_trip_and_garbage() -> None:
+    assert decode_event(encode_event(event(1))) == event(1)
+    assert decode_event("not json") is None
+    assert decode_event('{"type": "Nope", "data": {}}') is None

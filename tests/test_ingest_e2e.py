@@ -1,0 +1,120 @@
+"""End to end on real input: GraphQL over HTTP creates a stream, a real ffmpeg encoder publishes over RTMP,
+the local pipeline writes HLS served by the app, and status changes arrive over a real websocket."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import m3u8
+import pytest
+from gql import GraphQLRequest
+
+from livecast.domain.events import stream_channel
+from tests.conftest import Server
+from tests.helpers.client import create_stream, ws_session
+from tests.helpers.encoder import Encoder, decode_ok
+from tests.helpers.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+STATUS_SUBSCRIPTION = "subscription($id: ID!) { streamStatusChanged(streamId: $id) { id status startedAt endedAt } }"
+
+
+class StatusWatcher:
+    """Collects ``streamStatusChanged`` statuses from a websocket subscription until ENDED."""
+
+    def __init__(self, server: Server, stream_id: str, protocol: str = "graphql-transport-ws") -> None:
+        self.server, self.stream_id, self.protocol = server, stream_id, protocol
+        self.statuses: list[str] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> StatusWatcher:
+        self.task = asyncio.create_task(self._run())
+        bus = self.server.runtime.deps.bus
+        await eventually(lambda: bus.subscriber_count(stream_channel(self.stream_id)) > 0, what="subscription")
+        return self
+
+    async def _run(self) -> None:
+        async with ws_session(self.server.graphql_ws, protocol=self.protocol) as session:
+            request = GraphQLRequest(STATUS_SUBSCRIPTION, variable_values={"id": self.stream_id})
+            async for result in session.subscribe(request):
+                self.statuses.append(result["streamStatusChanged"]["status"])
+                if self.statuses[-1] in ("ENDED", "CANCELLED"):
+                    return
+
+    async def until(self, status: str, count: int = 1, timeout: float = 30) -> None:
+        await eventually(lambda: self.statuses.count(status) >= count, timeout=timeout, what=f"{status} x{count}")
+
+
+async def fetch_playlist(url: str) -> tuple[str, m3u8.M3U8]:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(url)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    assert response.headers["cache-control"] == "no-cache"
+    return response.text, m3u8.loads(response.text, uri=url)
+
+
+async def segments_decode(playlist: m3u8.M3U8, base_url: str, tmp_path: Path) -> int:
+    async with httpx.AsyncClient() as client:
+        for segment in playlist.segments:
+            response = await client.get(f"{base_url}/{segment.uri}")
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "video/mp2t"
+            path = tmp_path / segment.uri
+            path.write_bytes(response.content)
+            ok, err = await decode_ok(str(path))
+            assert ok, f"{segment.uri} does not decode: {err}"
+    return len(playlist.segments)
+
+
+def seg_number(uri: str) -> int:
+    return int(uri.removeprefix("seg_").removesuffix(".ts"))
+
+
+async def test_publish_reconnect_and_end(server: Server, encoders: list[Encoder], tmp_path: Path) -> None:
+    token = await server.token("alice")
+    stream = await create_stream(server.graphql_http, token, title="End to end", reconnectWindow=6)
+    ingest, hls_url = stream["ingest"], stream["playback"]["hlsUrl"]
+    assert ingest["rtmpUrl"] == server.settings.rtmp_base_url
+    watcher = await StatusWatcher(server, stream["id"]).start()
+
+    wrong = Encoder(f"{ingest['rtmpUrl']}/lk_not-a-real-key", 2)
+    encoders.append(wrong)
+    assert await (await wrong.start()).wait(30) != 0
+    assert b"unknown stream key" in wrong.stderr
+    assert watcher.statuses == []
+
+    first = Encoder(f"{ingest['rtmpUrl']}/{ingest['streamKey']}", 12)
+    encoders.append(await first.start())
+    await watcher.until("LIVE")
+    assert watcher.statuses == ["PREPARING", "LIVE"]
+    assert await first.wait() == 0, first.stderr
+    await watcher.until("RECONNECTING")
+
+    text, playlist = await fetch_playlist(hls_url)
+    assert "#EXT-X-ENDLIST" not in text
+    assert len(playlist.segments) >= 3
+    base = hls_url.rsplit("/", 1)[0]
+    assert await segments_decode(playlist, base, tmp_path) >= 3
+    last_before = seg_number(playlist.segments[-1].uri)
+    sequence_before = playlist.media_sequence
+
+    second = Encoder(f"{ingest['rtmpUrl']}/{ingest['streamKey']}", 4)
+    encoders.append(await second.start())
+    await watcher.until("LIVE", count=2)
+    assert await second.wait() == 0, second.stderr
+    await watcher.until("ENDED", timeout=30)
+    assert watcher.statuses == ["PREPARING", "LIVE", "RECONNECTING", "LIVE", "RECONNECTING", "ENDED"]
+
+    text, playlist = await fetch_playlist(hls_url)
+    assert text.rstrip().endswith("#EXT-X-ENDLIST")
+    assert "#EXT-X-DISCONTINUITY" in text
+    numbers = [seg_number(s.uri) for s in playlist.segments]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+    assert numbers[-1] > last_before, "the second publish appended to the same playlist"
+    assert playlist.media_sequence >= sequence_before
+    assert playlist.media_sequence == numbers[0], "media sequence keeps counting across the reconnect"
+    await segments_decode(playlist, base, tmp_path)
