@@ -34,6 +34,19 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The real Redis for tests that need one (``LIVECAST_TEST_REDIS_URL``, exported by .ci/run).
+
+    Skipped on a developer machine without it; a failure under CI (``CI`` set), never a silent skip."""
+    url = os.environ.get("LIVECAST_TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set LIVECAST_TEST_REDIS_URL (see .ci/run)")
+        pytest.skip("set LIVECAST_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run the Redis tests")
+    return url
+
+
+@pytest.fixture(scope="session")
 async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A fresh, migrated database for this test session (created and dropped for PostgreSQL)."""
     base = os.environ.get("LIVECAST_TEST_DATABASE_URL")

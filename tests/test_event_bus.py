@@ -1,26 +1,23 @@
-"""The EventBus over both backends: memory:// always, redis:// against the real Redis in CI
-(``LIVECAST_TEST_REDIS_URL``, set by .ci/run; skipped on a machine without Redis)."""
+"""The EventBus over both backends: memory:// always, redis:// against the real Redis (the ``redis_url``
+fixture: required in CI, skipped on a developer machine without Redis)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 
 from livecast.bus import create_bus
 from livecast.domain.events import StreamStatusChanged, decode_event, encode_event
 
-REDIS_URL = os.environ.get("LIVECAST_TEST_REDIS_URL")
-BACKENDS = ["memory://", pytest.param(REDIS_URL, marks=pytest.mark.skipif(not REDIS_URL, reason="set LIVECAST_TEST_REDIS_URL"))]
-
 
 def event(n: int) -> StreamStatusChanged:
     return StreamStatusChanged(stream_id="s1", owner_id="u1", status="LIVE", previous="PREPARING", reason=f"#{n}", at="t")
 
 
-@pytest.mark.parametrize("url", BACKENDS)
-async def test_publish_reaches_every_subscriber_of_the_channel_in_order(url: str) -> None:
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_publish_reaches_every_subscriber_of_the_channel_in_order(backend: str, request: pytest.FixtureRequest) -> None:
+    url = "memory://" if backend == "memory" else request.getfixturevalue("redis_url")
     bus = create_bus(url)
     await bus.connect()
     try:

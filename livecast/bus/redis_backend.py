@@ -50,6 +50,7 @@ class ResilientRedisBackend(BroadcastBackend):
         self._publisher: Redis | None = None
         self._reader: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self._closing = False
         self.reconnects = 0
         self.publish_failures = 0
 
@@ -73,10 +74,15 @@ class ResilientRedisBackend(BroadcastBackend):
             logger.warning("Redis at %s is not reachable yet; events wait for it", _safe(self._url))
 
     async def disconnect(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        """Stop the reader. redis-py can swallow a cancellation inside a read, so the reader also checks
+        ``_closing`` between reads (at least every second) and is cancelled again until it has ended."""
+        self._closing = True
+        reader = self._reader
+        while reader is not None and not reader.done():
+            reader.cancel()
+            await asyncio.wait({reader}, timeout=0.5)
+        if reader is not None and not reader.cancelled() and reader.exception() is not None:
+            logger.warning("Redis reader ended with %r", reader.exception())
         if self._publisher is not None:
             await self._publisher.aclose()
 
@@ -105,7 +111,7 @@ class ResilientRedisBackend(BroadcastBackend):
 
     async def _run(self) -> None:
         backoff, ever_connected = self._backoff_initial, False
-        while True:
+        while not self._closing:
             client = self._client()
             pubsub = client.pubsub()
             try:
@@ -122,6 +128,8 @@ class ResilientRedisBackend(BroadcastBackend):
                 ever_connected, backoff = True, self._backoff_initial
                 await self._read(client, pubsub)
             except (RedisError, OSError, TimeoutError) as e:
+                if self._closing:
+                    return
                 if self.connected.is_set():
                     logger.warning("Redis connection lost (%s); reconnecting", type(e).__name__)
             finally:
@@ -131,19 +139,23 @@ class ResilientRedisBackend(BroadcastBackend):
                     await pubsub.aclose()
                 with contextlib.suppress(Exception):
                     await client.aclose()
+            if self._closing:
+                return
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._backoff_max)
 
     async def _read(self, client: Redis, pubsub: PubSub) -> None:
         last_heard = time.monotonic()
-        while True:
+        last_pinged = last_heard
+        read_timeout = min(self._ping_interval, 1.0)
+        while not self._closing:
             if not pubsub.subscribed:  # nothing to read: just check that Redis is there
                 await asyncio.sleep(min(self._ping_interval, 0.5))
                 if time.monotonic() - last_heard >= self._ping_interval:
                     await client.ping()
                     last_heard = time.monotonic()
                 continue
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=self._ping_interval)
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=read_timeout)
             now = time.monotonic()
             if message is not None:
                 last_heard = now
@@ -152,7 +164,9 @@ class ResilientRedisBackend(BroadcastBackend):
                 continue
             if now - last_heard > self._ping_interval * 2:
                 raise TimeoutError("Redis did not answer the health-check PING")
-            await pubsub.ping()
+            if now - last_pinged >= self._ping_interval:
+                last_pinged = now
+                await pubsub.ping()
 
 
 def _safe(url: str) -> str:
