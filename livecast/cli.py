@@ -44,6 +44,20 @@ def serve(
 
 
 @app.command()
+def ingest() -> None:
+    """Run only the RTMP ingest (distributed mode): encoders publish here, HLS goes to LIVECAST_MEDIA_DIR.
+
+    Share the database, the Redis bus (LIVECAST_BUS_URL) and the media directory with the API processes, which
+    then run with LIVECAST_EMBEDDED_INGEST=false and serve the HLS files. Stops on SIGINT/SIGTERM.
+    """
+    from livecast.runtime import serve_ingest
+
+    settings = _settings()
+    typer.echo(f"livecast: RTMP ingest at {settings.rtmp_base_url} (OBS Server; Stream Key from the stream)")
+    asyncio.run(serve_ingest(settings))
+
+
+@app.command()
 def migrate() -> None:
     """Apply pending database migrations (aerich) for LIVECAST_DATABASE_URL."""
     from livecast.domain import db

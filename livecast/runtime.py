@@ -137,3 +137,21 @@ async def running(settings: Settings, *, ingest: bool, workers: bool) -> AsyncIt
             await runtime.ingest.stop()
         await bus.disconnect()
         await db.close_db()
+
+
+async def serve_ingest(settings: Settings) -> None:
+    """Run the RTMP ingest alone (``livecast ingest``) until SIGINT or SIGTERM, then drop publishers cleanly.
+
+    Encoders that were publishing reconnect to another ingest process (or this one after a restart) inside
+    their reconnect window; the playlist resumes with ``EXT-X-DISCONTINUITY``.
+    """
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running(settings, ingest=True, workers=False):
+        logger.info("RTMP ingest ready on %s:%s", settings.host, settings.rtmp_port)
+        await stop.wait()
+    logger.info("RTMP ingest stopped")

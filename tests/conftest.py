@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,15 +22,10 @@ from livecast.domain.deps import Deps
 from livecast.bus import create_bus
 from livecast.providers.registry import ProviderRegistry
 from livecast.settings import Settings
+from tests.helpers.processes import free_port
 
 TEST_SECRET = "test-secret-key-with-at-least-32-bytes-of-entropy"
 pytest_plugins = ["tests.helpers.encoder"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -134,6 +129,13 @@ class Server:
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[Server]:
     """livecast (API + RTMP ingest + workers) on free ports, inside this event loop."""
+    async with run_server(settings) as running_server:
+        yield running_server
+
+
+@asynccontextmanager
+async def run_server(settings: Settings) -> AsyncIterator[Server]:
+    """Serve ``settings`` with uvicorn inside this event loop (tables emptied first); stop on exit."""
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.http_port, log_level="warning", lifespan="on")
     uv = uvicorn.Server(config)

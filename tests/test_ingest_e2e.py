@@ -3,49 +3,18 @@ the local pipeline writes HLS served by the app, and status changes arrive over 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import httpx
 import m3u8
 import pytest
-from gql import GraphQLRequest
 
 from livecast.domain.events import stream_channel
 from tests.conftest import Server
-from tests.helpers.client import create_stream, ws_session
+from tests.helpers.client import StatusWatcher, create_stream
 from tests.helpers.encoder import Encoder, decode_ok
-from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-
-STATUS_SUBSCRIPTION = "subscription($id: ID!) { streamStatusChanged(streamId: $id) { id status startedAt endedAt } }"
-
-
-class StatusWatcher:
-    """Collects ``streamStatusChanged`` statuses from a websocket subscription until ENDED."""
-
-    def __init__(self, server: Server, stream_id: str, protocol: str = "graphql-transport-ws") -> None:
-        self.server, self.stream_id, self.protocol = server, stream_id, protocol
-        self.statuses: list[str] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> StatusWatcher:
-        self.task = asyncio.create_task(self._run())
-        bus = self.server.runtime.deps.bus
-        await eventually(lambda: bus.subscriber_count(stream_channel(self.stream_id)) > 0, what="subscription")
-        return self
-
-    async def _run(self) -> None:
-        async with ws_session(self.server.graphql_ws, protocol=self.protocol) as session:
-            request = GraphQLRequest(STATUS_SUBSCRIPTION, variable_values={"id": self.stream_id})
-            async for result in session.subscribe(request):
-                self.statuses.append(result["streamStatusChanged"]["status"])
-                if self.statuses[-1] in ("ENDED", "CANCELLED"):
-                    return
-
-    async def until(self, status: str, count: int = 1, timeout: float = 30) -> None:
-        await eventually(lambda: self.statuses.count(status) >= count, timeout=timeout, what=f"{status} x{count}")
 
 
 async def fetch_playlist(url: str) -> tuple[str, m3u8.M3U8]:
@@ -79,7 +48,10 @@ async def test_publish_reconnect_and_end(server: Server, encoders: list[Encoder]
     stream = await create_stream(server.graphql_http, token, title="End to end", reconnectWindow=6)
     ingest, hls_url = stream["ingest"], stream["playback"]["hlsUrl"]
     assert ingest["rtmpUrl"] == server.settings.rtmp_base_url
-    watcher = await StatusWatcher(server, stream["id"]).start()
+    bus = server.runtime.deps.bus
+    watcher = await StatusWatcher(server.graphql_ws, stream["id"]).start(
+        lambda: bus.subscriber_count(stream_channel(stream["id"])) > 0
+    )
 
     wrong = Encoder(f"{ingest['rtmpUrl']}/lk_not-a-real-key", 2)
     encoders.append(wrong)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -10,6 +11,8 @@ from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
+
+from tests.helpers.waiting import eventually
 
 STREAM_FIELDS = """
   id title description status provider reconnectWindow maxContinuousDuration latencyMode
@@ -68,3 +71,32 @@ async def create_stream(url: str, token: str, **fields: Any) -> dict[str, Any]:
     result = data["createStream"]
     assert result["__typename"] == "Stream", result
     return result
+
+
+STATUS_SUBSCRIPTION = "subscription($id: ID!) { streamStatusChanged(streamId: $id) { id status startedAt endedAt } }"
+
+
+class StatusWatcher:
+    """Collects ``streamStatusChanged`` statuses from a websocket subscription until ENDED or CANCELLED."""
+
+    def __init__(self, ws_url: str, stream_id: str, protocol: str = "graphql-transport-ws") -> None:
+        self.ws_url, self.stream_id, self.protocol = ws_url, stream_id, protocol
+        self.statuses: list[str] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, subscribed: Callable[[], Awaitable[bool] | bool]) -> StatusWatcher:
+        """Subscribe, and return once ``subscribed()`` says the server has registered the subscription."""
+        self.task = asyncio.create_task(self._run())
+        await eventually(subscribed, what="subscription")
+        return self
+
+    async def _run(self) -> None:
+        async with ws_session(self.ws_url, protocol=self.protocol) as session:
+            request = GraphQLRequest(STATUS_SUBSCRIPTION, variable_values={"id": self.stream_id})
+            async for result in session.subscribe(request):
+                self.statuses.append(result["streamStatusChanged"]["status"])
+                if self.statuses[-1] in ("ENDED", "CANCELLED"):
+                    return
+
+    async def until(self, status: str, count: int = 1, timeout: float = 30) -> None:
+        await eventually(lambda: self.statuses.count(status) >= count, timeout=timeout, what=f"{status} x{count}")
