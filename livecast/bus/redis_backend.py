@@ -2,8 +2,9 @@
 
 * One reader task owns the subscriber connection. When it fails (Redis stopped, ``CLIENT KILL``, network
   cut, or a health-check PING unanswered for two intervals) it reconnects with exponential backoff
-  (1 s doubling to 30 s), resubscribes every channel, and then delivers a gap marker on each channel,
-  because Redis pub/sub is at-most-once: whatever was published meanwhile is gone.
+  (1 s doubling to 30 s; capped at 2 s during the first minute of an outage, so a Redis restart or failover
+  costs live gauges at most ~2 s after Redis is back), resubscribes every channel, and then delivers a gap
+  marker on each channel, because Redis pub/sub is at-most-once: whatever was published meanwhile is gone.
 * ``publish`` never raises for an outage: the caller's database write already happened; the event is lost
   for other processes, whose subscribers get the gap marker when Redis is back.
 * redis-py's own transparent pub/sub reconnect is disabled (``retries=0``) so no reconnect goes unnoticed.
@@ -37,12 +38,16 @@ class ResilientRedisBackend(BroadcastBackend):
         ping_interval: float = 5.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 30.0,
+        fast_retry_max: float = 2.0,
+        fast_retry_seconds: float = 60.0,
         connect_timeout: float = 2.0,
     ) -> None:
         self._url = url
         self._ping_interval = ping_interval
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        self._fast_retry_max = fast_retry_max
+        self._fast_retry_seconds = fast_retry_seconds
         self._connect_timeout = connect_timeout
         self._channels: set[str] = set()
         self._messages: asyncio.Queue[Event] = asyncio.Queue()
@@ -110,7 +115,7 @@ class ResilientRedisBackend(BroadcastBackend):
         return await self._messages.get()
 
     async def _run(self) -> None:
-        backoff, ever_connected = self._backoff_initial, False
+        backoff, ever_connected, outage_since = self._backoff_initial, False, time.monotonic()
         while not self._closing:
             client = self._client()
             pubsub = client.pubsub()
@@ -126,11 +131,12 @@ class ResilientRedisBackend(BroadcastBackend):
                     for channel in list(self._channels):
                         self._messages.put_nowait(Event(channel, GAP_MESSAGE))
                 ever_connected, backoff = True, self._backoff_initial
-                await self._read(client, pubsub)
+                await self._read(client, pubsub)  # returns only when closing
             except (RedisError, OSError, TimeoutError) as e:
                 if self._closing:
                     return
                 if self.connected.is_set():
+                    outage_since = time.monotonic()
                     logger.warning("Redis connection lost (%s); reconnecting", type(e).__name__)
             finally:
                 self._pubsub = None
@@ -142,7 +148,8 @@ class ResilientRedisBackend(BroadcastBackend):
             if self._closing:
                 return
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self._backoff_max)
+            early = time.monotonic() - outage_since < self._fast_retry_seconds
+            backoff = min(backoff * 2, self._fast_retry_max if early else self._backoff_max)
 
     async def _read(self, client: Redis, pubsub: PubSub) -> None:
         last_heard = time.monotonic()
