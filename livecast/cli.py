@@ -20,6 +20,8 @@ def _settings() -> Settings:
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tortoise.db_client").setLevel(logging.INFO)  # its DEBUG lines carry SQL values (keys)
+    if settings.log_level.upper() == "INFO":  # taskiq logs every job run at INFO; livecast's journal keeps them
+        logging.getLogger("taskiq.receiver").setLevel(logging.WARNING)
     return settings
 
 
@@ -55,6 +57,24 @@ def ingest() -> None:
     settings = _settings()
     typer.echo(f"livecast: RTMP ingest at {settings.rtmp_base_url} (OBS Server; Stream Key from the stream)")
     asyncio.run(serve_ingest(settings))
+
+
+@app.command()
+def worker() -> None:
+    """Run the background jobs (distributed mode): reminders, auto-cancel, max duration, and any queued job.
+
+    Needs LIVECAST_JOBS_URL=redis://... (shared by all workers) and the database and bus of the API processes.
+    Run as many as you like: each periodic job runs once per period across all of them. Stops on SIGINT/SIGTERM.
+    """
+    from livecast.runtime import serve_worker
+    from livecast.settings import ConfigurationError
+
+    settings = _settings()
+    try:
+        asyncio.run(serve_worker(settings))
+    except ConfigurationError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
 
 
 @app.command()

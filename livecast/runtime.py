@@ -17,10 +17,11 @@ from livecast.bus import create_bus
 from livecast.domain.bus import EventBus, Gap
 from livecast.domain.events import LIVE_CHANNEL, StreamStatusChanged
 from livecast.domain.models import StreamStatus
+from livecast.domain.ratelimit import RateLimits
 from livecast.providers.local.ingest import IngestConfig, PublishGrant, PublishRefused, RTMPIngest
 from livecast.providers.registry import ProviderRegistry
-from livecast.settings import Settings
-from livecast.workers.lifecycle import enforce_max_duration
+from livecast.settings import ConfigurationError, Settings
+from livecast.workers.jobs import Jobs, create_jobs, is_distributed, run_worker
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class Runtime:
     deps: Deps
     ingest: RTMPIngest | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    jobs: Jobs | None = None
 
 
 def ingest_config(settings: Settings) -> IngestConfig:
@@ -102,13 +104,19 @@ def ingest_config(settings: Settings) -> IngestConfig:
     )
 
 
+def domain_deps(settings: Settings, bus: EventBus) -> Deps:
+    """The domain's dependencies for this process, from settings."""
+    limits = RateLimits(settings.rate_limit_storage, chat=settings.chat_rate_limit, reactions=settings.reaction_rate_limit)
+    return Deps(bus=bus, providers=ProviderRegistry(settings), limits=limits, reaction_emojis=tuple(settings.reaction_emojis))
+
+
 @asynccontextmanager
 async def running(settings: Settings, *, ingest: bool, workers: bool) -> AsyncIterator[Runtime]:
     """Open DB and bus; optionally run the RTMP ingest and the embedded workers; close all on exit."""
     await db.open_db(settings.database_url)
     bus = create_bus(settings.bus_url, lossless_queue_size=settings.bus_queue_size)
     await bus.connect()
-    runtime = Runtime(settings=settings, deps=Deps(bus=bus, providers=ProviderRegistry(settings)))
+    runtime = Runtime(settings=settings, deps=domain_deps(settings, bus))
     try:
         if ingest:
             settings.hls_dir.mkdir(parents=True, exist_ok=True)
@@ -122,10 +130,11 @@ async def running(settings: Settings, *, ingest: bool, workers: bool) -> AsyncIt
             waiter.cancel()
             if follower.done():
                 follower.result()  # raises why the bus subscription failed
-        if workers:
-            runtime.tasks.append(
-                asyncio.create_task(enforce_max_duration(deps=runtime.deps, interval=settings.lifecycle_check_seconds))
-            )
+        if workers and not is_distributed(settings.jobs_url):  # embedded: taskiq's in-memory broker, here
+            runtime.jobs = create_jobs(settings, runtime.deps)
+            await runtime.jobs.start()
+        elif workers:
+            logger.info("background jobs go to Redis (LIVECAST_JOBS_URL): run `livecast worker` to run them")
         yield runtime
     finally:
         for task in runtime.tasks:
@@ -133,6 +142,8 @@ async def running(settings: Settings, *, ingest: bool, workers: bool) -> AsyncIt
         for task in runtime.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if runtime.jobs is not None:
+            await runtime.jobs.stop()
         if runtime.ingest is not None:
             await runtime.ingest.stop()
         await bus.disconnect()
@@ -155,3 +166,22 @@ async def serve_ingest(settings: Settings) -> None:
         logger.info("RTMP ingest ready on %s:%s", settings.host, settings.rtmp_port)
         await stop.wait()
     logger.info("RTMP ingest stopped")
+
+
+async def serve_worker(settings: Settings) -> None:
+    """Run the background jobs alone (``livecast worker``, distributed mode) until SIGINT or SIGTERM.
+
+    Any number of workers may share one Redis (``LIVECAST_JOBS_URL``): each queued job runs on one of them and
+    each periodic job once per period. Raises ``ConfigurationError`` when ``jobs_url`` is not ``redis://``.
+    """
+    import signal
+
+    if not is_distributed(settings.jobs_url):
+        raise ConfigurationError("livecast worker needs LIVECAST_JOBS_URL=redis://... (memory:// jobs run in serve)")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running(settings, ingest=False, workers=False) as runtime:
+        await run_worker(settings, runtime.deps, stop)
+    logger.info("livecast worker stopped")

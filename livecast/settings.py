@@ -72,7 +72,21 @@ class Settings(BaseSettings):
     ingest_idle_timeout: float = Field(15.0, gt=0)
     """Seconds without any bytes from a publishing encoder before the connection is dropped."""
     lifecycle_check_seconds: float = Field(5.0, gt=0)
-    """How often the embedded worker checks max continuous duration."""
+    """Seconds between two runs of the job that ends streams past their max continuous duration."""
+
+    jobs_url: str = "memory://"
+    """Background jobs (taskiq): ``memory://`` runs them inside ``livecast serve`` (embedded); ``redis://host:6379/0``
+    queues them in Redis for ``livecast worker`` processes (distributed; ``serve`` then runs none)."""
+    jobs_prefix: str = Field("livecast", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    """Prefix of the Redis keys of the job queue, the per-period claims and the job run journal."""
+    worker_concurrency: int = Field(10, ge=1)
+    """Jobs one ``livecast worker`` process runs at the same time."""
+    schedule_check_seconds: float = Field(5.0, gt=0)
+    """Seconds between two checks of scheduled streams (start-time reminders, auto-cancel)."""
+    reminder_lead_seconds: int = Field(600, ge=0)
+    """Seconds before ``scheduledAt`` at which the ``STARTS_SOON`` reminder is sent (``STARTING`` is sent at it)."""
+    scheduled_grace_seconds: int = Field(3600, gt=0)
+    """Seconds after ``scheduledAt`` a stream nobody started stays ``SCHEDULED``; then it is ``CANCELLED``."""
 
     cors_origins: list[str] = ["*"]
     """Origins allowed to call /graphql from a browser (HTTP CORS and websocket Origin check). Tokens travel
@@ -80,6 +94,16 @@ class Settings(BaseSettings):
 
     bus_queue_size: int = Field(1000, ge=10)
     """Events a lossless subscriber may fall behind before it is ended (SLOW_CONSUMER)."""
+
+    rate_limit_url: str | None = None
+    """Where per-user rate limits are counted: ``memory://`` (one process) or ``redis://...``. Default: the
+    bus's Redis when ``LIVECAST_BUS_URL`` is ``redis://`` (so every API process shares the count), else memory."""
+    chat_rate_limit: str = "20/30 seconds"
+    """Chat messages one user may send per window (``limits`` notation: ``N/<period>``; moderators exempt)."""
+    reaction_rate_limit: str = "30/10 seconds"
+    """Reactions one user may send per window."""
+    reaction_emojis: list[str] = ["👍", "❤️", "😂", "🔥", "🎉", "👏", "😮", "😢"]
+    """The emoji viewers may react with (a skin-toned or ZWJ emoji counts as one), as a JSON list."""
 
     graphql_max_depth: int = Field(12, ge=2)
     graphql_cache_size: int = Field(1024, ge=1)
@@ -94,6 +118,12 @@ class Settings(BaseSettings):
                 f"LIVECAST_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters (HS256 wants >= 256 bits)"
             )
         return self
+
+    @property
+    def rate_limit_storage(self) -> str:
+        if self.rate_limit_url:
+            return self.rate_limit_url
+        return self.bus_url if self.bus_url.startswith(("redis://", "rediss://")) else "memory://"
 
     @property
     def http_base_url(self) -> str:

@@ -20,7 +20,7 @@ from livecast.domain import db
 from livecast.domain.auth import ensure_user, issue_token
 from livecast.domain.deps import Deps
 from livecast.bus import create_bus
-from livecast.providers.registry import ProviderRegistry
+from livecast.runtime import domain_deps
 from livecast.settings import Settings
 from tests.helpers.processes import free_port
 
@@ -67,7 +67,8 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 async def _truncate() -> None:
     conn = connections.get("default")
-    for table in ("streams", "users"):
+    for table in ("reactions", "moderation_log", "chat_bans", "stream_moderators", "chat_messages", "chat_rooms",
+                  "memberships", "follows", "streams", "users"):
         await conn.execute_script(f'DELETE FROM "{table}"')
 
 
@@ -94,7 +95,7 @@ async def deps(settings: Settings) -> AsyncIterator[Deps]:
     bus = create_bus("memory://")
     await bus.connect()
     try:
-        yield Deps(bus=bus, providers=ProviderRegistry(settings))
+        yield domain_deps(settings, bus)
     finally:
         await bus.disconnect()
         await db.close_db()

@@ -14,7 +14,7 @@ from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
 APP = "models"
-MODEL_MODULES = ["livecast.domain.models", "aerich.models"]
+MODEL_MODULES = ["livecast.domain.models", "livecast.domain.chat_models", "aerich.models"]
 MIGRATIONS_ROOT = Path(__file__).resolve().parents[2] / "migrations"
 
 

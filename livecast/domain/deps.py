@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from livecast.domain.bus import EventBus
+from livecast.domain.ratelimit import RateLimits
 from livecast.providers.registry import ProviderRegistry
 
 
@@ -12,3 +13,7 @@ from livecast.providers.registry import ProviderRegistry
 class Deps:
     bus: EventBus
     providers: ProviderRegistry
+    limits: RateLimits = field(default_factory=RateLimits)
+    """Per-user rate limits (in-process by default; Redis-backed when ``LIVECAST_RATE_LIMIT_URL`` is set)."""
+    reaction_emojis: tuple[str, ...] = ()
+    """Allowed reaction emoji (``LIVECAST_REACTION_EMOJIS``); empty: the defaults of ``chat_text``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 
 
@@ -16,6 +17,12 @@ class ErrorCode(str, Enum):
     """A subscription lost events (event bus outage): refetch, then subscribe again."""
     SLOW_CONSUMER = "SLOW_CONSUMER"
     """A subscriber fell too far behind and was ended."""
+    BANNED = "BANNED"
+    """Banned (or timed out) from this stream's chat and reactions."""
+    SLOW_MODE = "SLOW_MODE"
+    """Slow mode: wait ``retryAfter`` seconds before the next message."""
+    RATE_LIMITED = "RATE_LIMITED"
+    """Too many actions: wait ``retryAfter`` seconds."""
 
 
 class DomainError(Exception):
@@ -64,3 +71,33 @@ class ProviderFailed(DomainError):
     """The media provider refused or could not be reached; nothing was changed."""
 
     code = ErrorCode.PROVIDER_ERROR
+
+
+class Banned(DomainError):
+    """The caller is banned from this stream's chat; ``until`` is ``None`` for a permanent ban."""
+
+    code = ErrorCode.BANNED
+
+    def __init__(self, message: str, *, until: datetime | None) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class SlowMode(DomainError):
+    """Slow mode is on; ``retry_after`` is in seconds."""
+
+    code = ErrorCode.SLOW_MODE
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(DomainError):
+    """Over the per-user rate limit; ``retry_after`` is in seconds."""
+
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

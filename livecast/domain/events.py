@@ -130,6 +130,7 @@ class ChatMessagePosted(Event):
     author_id: str
     content: str
     at: str
+    author_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,10 @@ class Stream(Model):
     started_at = fields.DatetimeField(null=True)
     ended_at = fields.DatetimeField(null=True)
     status_changed_at = fields.DatetimeField(null=True)
+    starts_soon_reminded_at = fields.DatetimeField(null=True)
+    """When the ``STARTS_SOON`` reminder was sent (``livecast.domain.schedule``); reset by a reschedule."""
+    starting_reminded_at = fields.DatetimeField(null=True)
+    """When the ``STARTING`` reminder was sent; reset by a reschedule."""
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from livecast.domain import lifecycle
+from livecast.domain import lifecycle, schedule
 from livecast.domain.auth import Principal
 from livecast.domain.deps import Deps
 from livecast.domain.errors import (
@@ -125,6 +125,8 @@ async def update_stream(*, deps: Deps, actor: Principal | None, stream_id: str, 
         raise InvalidState("only a SCHEDULED stream can be rescheduled", current_status=stream.status.value)
     if not values:
         return stream
+    if "scheduled_at" in values and values["scheduled_at"] != stream.scheduled_at:
+        values.update(schedule.UNSENT)  # a new start time gets its own reminders
     for name, value in values.items():
         setattr(stream, name, value)
     if INGEST_SETTINGS & values.keys():

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
-from livecast.domain import users
+from livecast.domain import moderation, users
+from livecast.domain.chat_models import ChatRoom
 from livecast.domain.auth import Principal
 from livecast.domain.deps import Deps
 from livecast.domain.errors import Unauthenticated
@@ -20,6 +21,9 @@ from livecast.domain.models import User
 @dataclass
 class Loaders:
     users: DataLoader[str, User | None] = field(default_factory=lambda: DataLoader(load_fn=users.users_by_ids))
+    chat_rooms: DataLoader[str, ChatRoom] = field(
+        default_factory=lambda: DataLoader(load_fn=moderation.rooms_by_stream_ids)  # type: ignore[arg-type]
+    )
 
 
 @dataclass

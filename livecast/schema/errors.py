@@ -6,6 +6,8 @@ whose ``extensions.code`` is the same code.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from graphql import GraphQLError
 
@@ -51,12 +53,33 @@ class ProviderError(Error):
     pass
 
 
+@strawberry.type(description="Banned or timed out from this stream's chat and reactions.")
+class BannedError(Error):
+    until: datetime | None = strawberry.field(description="When a timeout ends; null for a ban.")
+
+
+@strawberry.type(description="Slow mode is on in this chat.")
+class SlowModeError(Error):
+    retry_after: float = strawberry.field(description="Seconds to wait before the next message.")
+
+
+@strawberry.type(description="Too many messages or reactions in a short time.")
+class RateLimitedError(Error):
+    retry_after: float = strawberry.field(description="Seconds to wait before trying again.")
+
+
 def to_error_type(e: domain.DomainError) -> Error:
     """The schema error object for a domain error."""
     if isinstance(e, domain.ValidationFailed):
         return ValidationError(code=e.code, message=e.message, field=e.field)
     if isinstance(e, domain.InvalidState):
         return InvalidStateError(code=e.code, message=e.message, current_status=StreamStatus(e.current_status))
+    if isinstance(e, domain.Banned):
+        return BannedError(code=e.code, message=e.message, until=e.until)
+    if isinstance(e, domain.SlowMode):
+        return SlowModeError(code=e.code, message=e.message, retry_after=e.retry_after)
+    if isinstance(e, domain.RateLimited):
+        return RateLimitedError(code=e.code, message=e.message, retry_after=e.retry_after)
     by_code = {
         domain.ErrorCode.NOT_FOUND: NotFoundError,
         domain.ErrorCode.FORBIDDEN: ForbiddenError,
@@ -71,4 +94,6 @@ def to_graphql_error(e: domain.DomainError) -> GraphQLError:
     extensions: dict[str, object] = {"code": e.code.value}
     if isinstance(e, domain.ValidationFailed) and e.field:
         extensions["field"] = e.field
+    if isinstance(e, domain.SlowMode | domain.RateLimited):
+        extensions["retryAfter"] = e.retry_after
     return GraphQLError(e.message, extensions=extensions, original_error=e)

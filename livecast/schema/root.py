@@ -5,16 +5,18 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.tools import merge_types
 
+from livecast.schema.chat import ChatMutation, ChatQuery, ChatSubscription
+from livecast.schema.moderation import ModerationMutation, ModerationQuery
 from livecast.schema.realtime import RealtimeSubscription
 from livecast.schema.streams import StreamMutation, StreamQuery
 from livecast.schema.users import UserQuery
 
-Query = merge_types("Query", (StreamQuery, UserQuery))
-Mutation = merge_types("Mutation", (StreamMutation,))
-Subscription = merge_types("Subscription", (RealtimeSubscription,))
+Query = merge_types("Query", (StreamQuery, UserQuery, ChatQuery, ModerationQuery))
+Mutation = merge_types("Mutation", (StreamMutation, ChatMutation, ModerationMutation))
+Subscription = merge_types("Subscription", (RealtimeSubscription, ChatSubscription))
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -26,12 +28,15 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 def build_schema(*, max_depth: int = 12, cache_size: int = 1024) -> strawberry.Schema:
+    # The depth rule is built once: ``QueryDepthLimiter`` makes a new rule class per instance, and the rules are
+    # part of ValidationCache's key, so a limiter per request made every validation a miss (and filled the cache).
+    depth_rules = QueryDepthLimiter(max_depth=max_depth).validation_rules
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[  # factories: a fresh extension per request; the LRU caches live at module level
-            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: AddValidationRules(depth_rules),
             lambda: ParserCache(maxsize=cache_size),
             lambda: ValidationCache(maxsize=cache_size),
             lambda: MaskErrors(should_mask_error=_should_mask),

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import strawberry
 
 from livecast.domain import models
 from livecast.domain.errors import DomainError
 from livecast.domain.validation import UNSET, StreamFields
+from livecast.resolvers import chat as resolve_chat
 from livecast.resolvers import streams as resolve
+from livecast.schema.chat import ChatMessage
 from livecast.schema.context import Info
 from livecast.schema.enums import LatencyMode, PlaybackPolicy, StreamStatus
 from livecast.schema.errors import (
@@ -21,9 +22,10 @@ from livecast.schema.errors import (
     ProviderError,
     UnauthenticatedError,
     ValidationError,
-    to_error_type,
     to_graphql_error,
 )
+from livecast.schema.moderation import ChatSettings, resolve_settings
+from livecast.schema.results import as_result
 from livecast.schema.users import User
 
 
@@ -38,6 +40,12 @@ class Ingest:
 class Playback:
     hls_url: str = strawberry.field(description="HLS playlist URL (RFC 8216), `.m3u8`.")
     policy: PlaybackPolicy
+
+
+@strawberry.type
+class ReactionCount:
+    emoji: str
+    count: int
 
 
 @strawberry.type(description="A live stream and its lifecycle.")
@@ -103,6 +111,32 @@ class Stream:
             return None
         return Ingest(rtmp_url=endpoints.rtmp_url, srt_url=endpoints.srt_url, stream_key=endpoints.stream_key)
 
+    @strawberry.field(description="Messages posted and not deleted.")
+    async def chat_message_count(self, info: Info) -> int:
+        return (await resolve_chat.chat_room(info.context, str(self.id))).message_count
+
+    @strawberry.field(description="Reactions sent on this stream.")
+    async def reaction_count(self, info: Info) -> int:
+        return (await resolve_chat.chat_room(info.context, str(self.id))).reaction_count
+
+    @strawberry.field(description="Reactions per emoji.")
+    async def reaction_counts(self, info: Info) -> list[ReactionCount]:
+        counts = await resolve_chat.reaction_counts(info.context, str(self.id))
+        return [ReactionCount(emoji=e, count=n) for e, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+    @strawberry.field
+    async def chat_settings(self, info: Info) -> ChatSettings:
+        return await resolve_settings(info, str(self.id), await resolve_chat.chat_room(info.context, str(self.id)))
+
+    @strawberry.field
+    async def pinned_message(self, info: Info) -> ChatMessage | None:
+        message = await resolve_chat.pinned_message(info.context, str(self.id))
+        return ChatMessage.of(message) if message else None
+
+    @strawberry.field(description="Users who moderate this stream's chat (besides the owner).")
+    async def moderators(self, info: Info) -> list[User]:
+        return [User.from_model(u) for u in await resolve_chat.moderators(info.context, str(self.id))]
+
     @strawberry.field
     def playback(self, info: Info) -> Playback:
         p = resolve.playback(info.context, self.model)
@@ -132,7 +166,6 @@ class DeletedStream:
     id: strawberry.ID
 
 
-_ERRORS = (ValidationError, NotFoundError, ForbiddenError, UnauthenticatedError, InvalidStateError, ProviderError)
 StreamResult = Annotated[
     Stream | ValidationError | NotFoundError | ForbiddenError | UnauthenticatedError | InvalidStateError | ProviderError,
     strawberry.union("StreamResult"),
@@ -183,16 +216,6 @@ def _unset(value: Any) -> Any:
     return UNSET if value is strawberry.UNSET else value
 
 
-T = TypeVar("T")
-
-
-async def _result(call: Awaitable[T], wrap: Any) -> Any:
-    try:
-        return wrap(await call)
-    except DomainError as e:
-        return to_error_type(e)
-
-
 @strawberry.type
 class StreamQuery:
     @strawberry.field(description="A stream by id, or null.")
@@ -222,24 +245,24 @@ def _cursor(m: models.Stream) -> str:
 class StreamMutation:
     @strawberry.mutation(description="Create a SCHEDULED stream owned by the caller; its `ingest` has the key.")
     async def create_stream(self, info: Info, input: CreateStreamInput) -> StreamResult:
-        return await _result(resolve.create_stream(info.context, _fields(input), input.provider), Stream.from_model)
+        return await as_result(resolve.create_stream(info.context, _fields(input), input.provider), Stream.from_model)
 
     @strawberry.mutation
     async def update_stream(self, info: Info, id: strawberry.ID, input: UpdateStreamInput) -> StreamResult:
-        return await _result(resolve.update_stream(info.context, str(id), _fields(input)), Stream.from_model)
+        return await as_result(resolve.update_stream(info.context, str(id), _fields(input)), Stream.from_model)
 
     @strawberry.mutation(description="End a PREPARING, LIVE or RECONNECTING stream; disconnects the encoder.")
     async def end_stream(self, info: Info, id: strawberry.ID) -> StreamResult:
-        return await _result(resolve.end_stream(info.context, str(id)), Stream.from_model)
+        return await as_result(resolve.end_stream(info.context, str(id)), Stream.from_model)
 
     @strawberry.mutation(description="Cancel a SCHEDULED stream.")
     async def cancel_stream(self, info: Info, id: strawberry.ID) -> StreamResult:
-        return await _result(resolve.cancel_stream(info.context, str(id)), Stream.from_model)
+        return await as_result(resolve.cancel_stream(info.context, str(id)), Stream.from_model)
 
     @strawberry.mutation(description="Replace the stream key; the old key stops working for new publishes.")
     async def reset_stream_key(self, info: Info, id: strawberry.ID) -> StreamResult:
-        return await _result(resolve.reset_stream_key(info.context, str(id)), Stream.from_model)
+        return await as_result(resolve.reset_stream_key(info.context, str(id)), Stream.from_model)
 
     @strawberry.mutation(description="Delete a stream that is not running.")
     async def delete_stream(self, info: Info, id: strawberry.ID) -> DeleteStreamResult:
-        return await _result(resolve.delete_stream(info.context, str(id)), lambda i: DeletedStream(id=strawberry.ID(i)))
+        return await as_result(resolve.delete_stream(info.context, str(id)), lambda i: DeletedStream(id=strawberry.ID(i)))

@@ -1,23 +1,24 @@
-"""Periodic lifecycle jobs run by the embedded worker (inside ``livecast serve``)."""
+"""Lifecycle jobs: end streams past their max continuous duration, even when their ingest process died."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+
+from taskiq import TaskiqDepends
 
 from livecast.domain import encoder
 from livecast.domain.deps import Deps
 
 logger = logging.getLogger(__name__)
 
+MAX_DURATION = "livecast.lifecycle.max_duration"
 
-async def enforce_max_duration(*, deps: Deps, interval: float) -> None:
-    """Every ``interval`` seconds, end streams past their max continuous duration (runs until cancelled)."""
-    while True:
-        try:
-            ended = await encoder.end_streams_over_max_duration(deps=deps)
-            for stream_id in ended:
-                logger.info("stream %s ended: max continuous duration reached", stream_id)
-        except Exception:
-            logger.exception("max-duration check failed; retrying in %ss", interval)
-        await asyncio.sleep(interval)
+
+async def end_over_max_duration(slot: int, deps: Deps = TaskiqDepends()) -> list[str]:
+    """Periodic job (``slot`` numbers the period): end every stream live for longer than its
+    ``max_continuous_duration`` (seconds). Idempotent; returns the ids it ended. Database errors propagate
+    (the run is journaled as failed; the next period tries again)."""
+    ended = await encoder.end_streams_over_max_duration(deps=deps)
+    for stream_id in ended:
+        logger.info("stream %s ended: max continuous duration reached (slot %d)", stream_id, slot)
+    return ended
