@@ -52,9 +52,9 @@ class LivecastGraphQL(GraphQL):
         super().__init__(
             build_schema(max_depth=settings.graphql_max_depth, cache_size=settings.graphql_cache_size),
             keep_alive=True,
-            keep_alive_interval=15,
-            connection_init_wait_timeout=timedelta(seconds=10),
-            max_subscriptions_per_connection=50,
+            keep_alive_interval=settings.ws_keepalive_seconds,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
             allowed_origins=settings.cors_origins,
         )
         self.settings = settings

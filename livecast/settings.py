@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     reaction_emojis: list[str] = ["👍", "❤️", "😂", "🔥", "🎉", "👏", "😮", "😢"]
     """The emoji viewers may react with (a skin-toned or ZWJ emoji counts as one), as a JSON list."""
 
+    ws_init_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    """Seconds a websocket client has to send ``connection_init`` before it is closed (code 4408)."""
+    ws_max_subscriptions: int = Field(50, ge=1, le=1000)
+    """Operations one websocket connection may run at once; more get the error "Subscription limit reached"."""
+    ws_keepalive_seconds: float = Field(15.0, gt=0)
+    """Seconds between server pings on idle websockets (keeps proxies and load balancers from closing them)."""
+
     graphql_max_depth: int = Field(12, ge=2)
     graphql_cache_size: int = Field(1024, ge=1)
     """``maxsize`` of Strawberry's parser and validation caches."""

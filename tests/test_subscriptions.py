@@ -30,7 +30,8 @@ from livecast.domain.events import (
     stream_channel,
 )
 from livecast.domain.models import StreamStatus
-from tests.conftest import Server
+from livecast.settings import Settings
+from tests.conftest import Server, run_server
 from tests.helpers.client import create_stream, ws_session
 from tests.helpers.waiting import eventually
 
@@ -180,3 +181,27 @@ async def test_live_directory_sees_streams_go_live_and_end(server: Server, proto
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_websocket_limits(settings: Settings) -> None:
+    """Init timeout (close 4408) and the per-connection subscription limit, both from settings."""
+    import json
+
+    import websockets
+
+    limited = settings.model_copy(update={"ws_init_timeout_seconds": 0.5, "ws_max_subscriptions": 2})
+    async with run_server(limited) as server:
+        async with websockets.connect(server.graphql_ws, subprotocols=["graphql-transport-ws"]) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)  # no connection_init sent
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
+        _, sid, _ = await owned_stream(server)
+        async with websockets.connect(server.graphql_ws, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            query = "subscription($id: ID!) { streamStatusChanged(streamId: $id) { status } }"
+            for n in range(3):
+                await ws.send(json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": query, "variables": {"id": sid}}}))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert (reply["id"], reply["type"]) == ("2", "error")
+            assert "limit" in reply["payload"][0]["message"].lower()
