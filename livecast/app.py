@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -22,8 +23,11 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from livecast.domain import analytics
 from livecast.domain.auth import principal_from_header
-from livecast.domain.errors import Unauthenticated
+from livecast.domain.errors import DomainError, ErrorCode, NotFound, Unauthenticated
+from livecast.domain.viewer_store import StoreUnavailable
+from livecast.domain.viewers import BEACON_PATH, MAX_BEACON_BYTES, Beacon
 from livecast.resolvers.context import RequestContext
 from livecast.runtime import Runtime, running
 from livecast.schema.root import build_schema
@@ -43,6 +47,20 @@ CORS = {
     "Access-Control-Allow-Headers": "Range",
     "Access-Control-Expose-Headers": "Content-Length, Content-Range",
 }
+
+BEACON_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "600",
+}
+RETRY = {"Retry-After": "5"}
+HTTP_STATUS = {ErrorCode.UNAUTHENTICATED: 401, ErrorCode.FORBIDDEN: 403, ErrorCode.NOT_FOUND: 404}
+"""HTTP status of a domain error on the plain HTTP routes (anything else: 422)."""
+
+
+class BodyTooLarge(Exception):
+    """A request body passed its size limit (HTTP 413)."""
 
 
 class LivecastGraphQL(GraphQL):
@@ -118,6 +136,47 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
         headers = {**CORS, "Cache-Control": "public, max-age=3600"}
         return FileResponse(path, media_type=CONTENT_TYPES[kind], headers=headers)
 
+    async def beacon(request: Request) -> Response:
+        """A player's playback beacon (JSON; ``text/plain`` too, as ``navigator.sendBeacon`` sends it): 204;
+        400 not JSON, 413 over 4 KiB, 422 invalid, 404 unknown stream, 503 store down. Nothing is stored unless 204."""
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=BEACON_CORS)
+        try:
+            body = await _read_body(request, MAX_BEACON_BYTES)
+        except BodyTooLarge:
+            return _problem(413, "PAYLOAD_TOO_LARGE", f"a beacon is at most {MAX_BEACON_BYTES} bytes", BEACON_CORS)
+        try:
+            parsed = Beacon.model_validate_json(body)
+        except ValidationError as e:
+            errors = e.errors(include_url=False, include_input=False, include_context=False)
+            if any(error["type"] == "json_invalid" for error in errors):
+                return _problem(400, "BAD_REQUEST", "the body is not JSON", BEACON_CORS)
+            return _problem(422, ErrorCode.VALIDATION.value, "invalid beacon", BEACON_CORS, errors=errors)
+        try:
+            await request.app.state.runtime.deps.viewers.record(parsed)
+        except NotFound as e:
+            return _problem(404, e.code.value, e.message, BEACON_CORS)
+        except StoreUnavailable:
+            return _problem(503, "UNAVAILABLE", "viewer counting is unavailable; retry later", BEACON_CORS | RETRY)
+        return Response(status_code=204, headers=BEACON_CORS)
+
+    async def analytics_csv(request: Request) -> Response:
+        """``GET /v1/streams/{id}/analytics.csv[?interval=60]`` with ``Authorization: Bearer``: owner or admin."""
+        stream_id = request.path_params["stream_id"]
+        try:
+            interval = int(request.query_params.get("interval", "60"))
+        except ValueError:
+            return _problem(422, ErrorCode.VALIDATION.value, "interval must be a whole number of seconds")
+        try:
+            actor = principal_from_header(request.headers.get("authorization"), key=settings.signing_key)
+            body = await analytics.export_csv(actor=actor, stream_id=stream_id, interval=interval)
+        except DomainError as e:
+            status = HTTP_STATUS.get(e.code, 422)
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return _problem(status, e.code.value, e.message, headers)
+        disposition = f'attachment; filename="stream-{stream_id}-analytics.csv"'
+        return Response(body, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": disposition})
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -130,6 +189,8 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
         WebSocketRoute("/graphql", graphql),
         Route("/hls/{playback_id}/{filename}", hls, methods=["GET", "HEAD", "OPTIONS"]),
         Route("/healthz", healthz),
+        Route(BEACON_PATH, beacon, methods=["POST", "OPTIONS"]),
+        Route("/v1/streams/{stream_id}/analytics.csv", analytics_csv, methods=["GET"]),
     ]
     middleware = [
         Middleware(
@@ -141,6 +202,24 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
         )
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, or ``BodyTooLarge`` as soon as it passes ``limit`` bytes (declared or sent)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _problem(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object) -> Response:
+    return JSONResponse({"code": code, "message": message, **extra}, status_code=status, headers=headers)
 
 
 def _is_file(path: Path) -> bool:

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from livecast.domain import db, encoder, lifecycle, streams
 from livecast.domain.deps import Deps
 from livecast.domain.errors import DomainError, InvalidState, NotFound
+from livecast.domain.health import HealthSampler
+from livecast.domain.monitoring import HealthMonitor
 from livecast.bus import create_bus
 from livecast.domain.bus import EventBus, Gap
 from livecast.domain.events import LIVE_CHANNEL, StreamStatusChanged
 from livecast.domain.models import StreamStatus
 from livecast.domain.ratelimit import RateLimits
+from livecast.domain.viewers import BEACON_PATH, Viewers, create_store
 from livecast.providers.local.ingest import IngestConfig, PublishGrant, PublishRefused, RTMPIngest
 from livecast.providers.registry import ProviderRegistry
 from livecast.settings import ConfigurationError, Settings
@@ -27,10 +30,15 @@ logger = logging.getLogger(__name__)
 
 
 class DomainIngestHooks:
-    """The ingest's questions answered by domain commands (the same ones mutations and webhooks use)."""
+    """The ingest's questions answered by domain commands (the same ones mutations and webhooks use).
 
-    def __init__(self, deps: Deps) -> None:
+    Health: each publish gets a :class:`HealthSampler` (windows in seconds); its samples go through one
+    :class:`HealthMonitor`, which keeps the alert hysteresis of this process's streams."""
+
+    def __init__(self, deps: Deps, *, health_window: float = 5.0, drift_window: float = 30.0) -> None:
         self.deps = deps
+        self.health = HealthMonitor(deps.bus)
+        self.health_window, self.drift_window = health_window, drift_window
 
     async def authorize(self, stream_key: str) -> PublishGrant:
         try:
@@ -67,6 +75,19 @@ class DomainIngestHooks:
         except DomainError as e:
             logger.info("stream %s: reconnect window expiry ignored (%s)", stream_id, e.message)
 
+    def media_observer(self, stream_id: str) -> HealthSampler:
+        return HealthSampler(window_seconds=self.health_window, drift_window_seconds=self.drift_window)
+
+    async def health_due(self, stream_id: str, observer: object) -> None:
+        assert isinstance(observer, HealthSampler)
+        await self.health.record(stream_id=stream_id, sample=observer.sample())
+
+    async def publish_stopped(self, stream_id: str, *, stream_over: bool) -> None:
+        if stream_over:
+            await self.health.close_alerts(stream_id=stream_id)
+        else:
+            self.health.forget(stream_id)
+
 
 async def follow_ended_streams(bus: EventBus, ingest: RTMPIngest, ready: asyncio.Event) -> None:
     """Disconnect encoders of streams that ended elsewhere (owner, worker, another process)."""
@@ -101,13 +122,22 @@ def ingest_config(settings: Settings) -> IngestConfig:
         list_size=settings.hls_list_size,
         handshake_timeout=settings.ingest_handshake_timeout,
         idle_timeout=settings.ingest_idle_timeout,
+        health_seconds=settings.health_sample_seconds,
     )
 
 
 def domain_deps(settings: Settings, bus: EventBus) -> Deps:
     """The domain's dependencies for this process, from settings."""
     limits = RateLimits(settings.rate_limit_storage, chat=settings.chat_rate_limit, reactions=settings.reaction_rate_limit)
-    return Deps(bus=bus, providers=ProviderRegistry(settings), limits=limits, reaction_emojis=tuple(settings.reaction_emojis))
+    viewers = Viewers(
+        create_store(settings.viewers_storage),
+        window=settings.viewer_window_seconds,
+        beacon_url=f"{settings.http_base_url}{BEACON_PATH}",
+    )
+    return Deps(
+        bus=bus, providers=ProviderRegistry(settings), limits=limits, reaction_emojis=tuple(settings.reaction_emojis),
+        viewers=viewers,
+    )  # fmt: skip
 
 
 @asynccontextmanager
@@ -120,7 +150,12 @@ async def running(settings: Settings, *, ingest: bool, workers: bool) -> AsyncIt
     try:
         if ingest:
             settings.hls_dir.mkdir(parents=True, exist_ok=True)
-            runtime.ingest = RTMPIngest(ingest_config(settings), DomainIngestHooks(runtime.deps))
+            hooks = DomainIngestHooks(
+                runtime.deps,
+                health_window=settings.health_window_seconds,
+                drift_window=settings.health_drift_window_seconds,
+            )
+            runtime.ingest = RTMPIngest(ingest_config(settings), hooks)
             await runtime.ingest.start()
             ready = asyncio.Event()
             follower = asyncio.create_task(follow_ended_streams(bus, runtime.ingest, ready))
@@ -147,6 +182,7 @@ async def running(settings: Settings, *, ingest: bool, workers: bool) -> AsyncIt
         if runtime.ingest is not None:
             await runtime.ingest.stop()
         await bus.disconnect()
+        await runtime.deps.viewers.close()
         await db.close_db()
 
 

@@ -74,6 +74,17 @@ class Settings(BaseSettings):
     lifecycle_check_seconds: float = Field(5.0, gt=0)
     """Seconds between two runs of the job that ends streams past their max continuous duration."""
 
+    health_sample_seconds: float = Field(5.0, gt=0, le=300)
+    """Seconds between two health samples of a publishing local stream (stored, published, checked for alerts)."""
+    health_window_seconds: float = Field(5.0, gt=0, le=300)
+    """Rolling window (seconds) over which bitrates and frame rate are measured."""
+    health_drift_window_seconds: float = Field(30.0, gt=0, le=3600)
+    """Rolling window (seconds) of the drift average that the drift deviation (and the health status) is from."""
+    health_retention_days: float = Field(7.0, gt=0)
+    """Days health samples (``stream_quality_metrics``) are kept; older ones are purged by a periodic job."""
+    health_purge_seconds: float = Field(3600.0, gt=0)
+    """Seconds between two runs of the health sample purge job."""
+
     jobs_url: str = "memory://"
     """Background jobs (taskiq): ``memory://`` runs them inside ``livecast serve`` (embedded); ``redis://host:6379/0``
     queues them in Redis for ``livecast worker`` processes (distributed; ``serve`` then runs none)."""
@@ -105,6 +116,18 @@ class Settings(BaseSettings):
     reaction_emojis: list[str] = ["👍", "❤️", "😂", "🔥", "🎉", "👏", "😮", "😢"]
     """The emoji viewers may react with (a skin-toned or ZWJ emoji counts as one), as a JSON list."""
 
+    viewers_url: str | None = None
+    """Where playback beacons are kept for counting viewers: ``memory://`` (one process) or ``redis://...``.
+    Default: the bus's Redis when ``LIVECAST_BUS_URL`` is ``redis://`` (every API process and worker sees every
+    beacon), else memory."""
+    viewer_count_seconds: float = Field(5.0, gt=0)
+    """Seconds between two viewer counts (CCV events, ``Stream.viewerCount``, viewer time series)."""
+    viewer_flush_seconds: float = Field(30.0, gt=0)
+    """Seconds between two writes of the viewer sessions that beacons changed (analytics lag this much at most;
+    rounded to whole counts). One upsert per 2,000 sessions, never one write per beacon."""
+    viewer_window_seconds: float = Field(15.0, gt=0, le=300)
+    """Seconds a ``playing`` (or short ``buffering``) beacon keeps its viewer counted; players beacon every ~5 s."""
+
     ws_init_timeout_seconds: float = Field(10.0, gt=0, le=60)
     """Seconds a websocket client has to send ``connection_init`` before it is closed (code 4408)."""
     ws_max_subscriptions: int = Field(50, ge=1, le=1000)
@@ -130,6 +153,12 @@ class Settings(BaseSettings):
     def rate_limit_storage(self) -> str:
         if self.rate_limit_url:
             return self.rate_limit_url
+        return self.bus_url if self.bus_url.startswith(("redis://", "rediss://")) else "memory://"
+
+    @property
+    def viewers_storage(self) -> str:
+        if self.viewers_url:
+            return self.viewers_url
         return self.bus_url if self.bus_url.startswith(("redis://", "rediss://")) else "memory://"
 
     @property

@@ -68,7 +68,8 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 async def _truncate() -> None:
     conn = connections.get("default")
     for table in ("reactions", "moderation_log", "chat_bans", "stream_moderators", "chat_messages", "chat_rooms",
-                  "memberships", "follows", "streams", "users"):
+                  "memberships", "follows", "stream_alerts", "stream_quality_metrics", "stream_health",
+                  "viewer_sessions", "viewer_samples", "streams", "users"):
         await conn.execute_script(f'DELETE FROM "{table}"')
 
 
@@ -135,9 +136,10 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
 
 
 @asynccontextmanager
-async def run_server(settings: Settings) -> AsyncIterator[Server]:
-    """Serve ``settings`` with uvicorn inside this event loop (tables emptied first); stop on exit."""
-    app = create_app(settings)
+async def run_server(settings: Settings, *, workers: bool = True) -> AsyncIterator[Server]:
+    """Serve ``settings`` with uvicorn inside this event loop (tables emptied first); stop on exit.
+    ``workers=False``: no embedded background jobs (the test runs them itself)."""
+    app = create_app(settings, workers=workers)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.http_port, log_level="warning", lifespan="on")
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())

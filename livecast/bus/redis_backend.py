@@ -1,7 +1,8 @@
 """A broadcaster backend for Redis pub/sub that survives Redis going away.
 
 * One reader task owns the subscriber connection. When it fails (Redis stopped, ``CLIENT KILL``, network
-  cut, or a health-check PING unanswered for two intervals) it reconnects with exponential backoff
+  cut, or a health-check PING unanswered for an interval; a busy event loop is not taken for silence) it
+  reconnects with exponential backoff
   (1 s doubling to 30 s; capped at 2 s during the first minute of an outage, so a Redis restart or failover
   costs live gauges at most ~2 s after Redis is back), resubscribes every channel, and then delivers a gap
   marker on each channel, because Redis pub/sub is at-most-once: whatever was published meanwhile is gone.
@@ -153,7 +154,7 @@ class ResilientRedisBackend(BroadcastBackend):
 
     async def _read(self, client: Redis, pubsub: PubSub) -> None:
         last_heard = time.monotonic()
-        last_pinged = last_heard
+        pinged_at: float | None = None  # an unanswered PING
         read_timeout = min(self._ping_interval, 1.0)
         while not self._closing:
             if not pubsub.subscribed:  # nothing to read: just check that Redis is there
@@ -162,18 +163,36 @@ class ResilientRedisBackend(BroadcastBackend):
                     await client.ping()
                     last_heard = time.monotonic()
                 continue
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=read_timeout)
+            # Every reply counts as heard, so none is filtered out: with decode_responses, redis-py 8 parses the
+            # PONG of a subscribed connection as a subscribe confirmation ({"type": "P", ...}), and
+            # ignore_subscribe_messages would hide it (the PING then looked unanswered on a quiet channel).
+            message = await pubsub.get_message(timeout=read_timeout)
             now = time.monotonic()
             if message is not None:
-                last_heard = now
+                last_heard, pinged_at = now, None
                 if message["type"] == "message":
                     self._messages.put_nowait(Event(message["channel"], message["data"]))
                 continue
-            if now - last_heard > self._ping_interval * 2:
+            # Dead only if a PING went unanswered for an interval. Time without reading is no evidence: a busy
+            # event loop (a fan-out to 10,000 subscribers, a full garbage collection) lets every timed read
+            # expire before it parses what Redis already sent, and it sends no PING meanwhile.
+            if pinged_at is not None and now - pinged_at > self._ping_interval and not await _unread(pubsub):
                 raise TimeoutError("Redis did not answer the health-check PING")
-            if now - last_pinged >= self._ping_interval:
-                last_pinged = now
+            if pinged_at is None and now - last_heard >= self._ping_interval:
                 await pubsub.ping()
+                pinged_at = time.monotonic()
+
+
+async def _unread(pubsub: PubSub) -> bool:
+    """Whether bytes from Redis wait on the connection, unparsed (so it did answer)."""
+    connection = pubsub.connection
+    if connection is None:
+        return False
+    check = getattr(connection, "can_read", None) or connection.can_read_destructive  # renamed in redis-py 8
+    try:
+        return bool(await check())
+    except (RedisError, OSError):
+        return False
 
 
 def _safe(url: str) -> str:

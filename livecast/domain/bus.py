@@ -16,11 +16,11 @@ Implementations: :mod:`livecast.bus` (broadcaster backends ``memory://`` and ``r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from livecast.domain.errors import DomainError, ErrorCode
 from livecast.domain.events import Event
@@ -50,17 +50,24 @@ class SubscriberTooSlow(DomainError):
     code = ErrorCode.SLOW_CONSUMER
 
 
+Prepare = Callable[[Event], Awaitable[Any]]
+"""Derives what subscribers receive from an event (e.g. reads the stream once for all of them)."""
+
+
 class EventBus(Protocol):
     async def publish(self, channels: Iterable[str], event: Event) -> None:
         """Publish once to each channel. Never raises for a broker outage (the event is then lost for other
         processes, and their subscribers get a ``Gap`` when the broker is back)."""
 
     def subscribe(
-        self, channel: str, *, delivery: Delivery = Delivery.LOSSLESS
-    ) -> AbstractAsyncContextManager[AsyncIterator[Event | Gap]]:
+        self, channel: str, *, delivery: Delivery = Delivery.LOSSLESS, prepare: Prepare | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[Any]]:
         """``async with bus.subscribe(ch) as events: async for item in events`` (``Event`` or ``Gap``).
 
-        The iterator ends when the bus closes; a too-slow lossless subscriber gets ``SubscriberTooSlow``."""
+        The iterator ends when the bus closes; a too-slow lossless subscriber gets ``SubscriberTooSlow``.
+        With ``prepare``, each item is ``await prepare(event)`` instead (a ``Gap`` is passed as is), computed
+        once per event for every subscriber of the channel in this process that passes the same function;
+        if it raises, those subscriptions end with its exception."""
 
     def subscriber_count(self, channel: str) -> int:
         """Subscribers of ``channel`` in this process."""

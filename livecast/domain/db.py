@@ -14,7 +14,13 @@ from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
 APP = "models"
-MODEL_MODULES = ["livecast.domain.models", "livecast.domain.chat_models", "aerich.models"]
+MODEL_MODULES = [
+    "livecast.domain.models",
+    "livecast.domain.chat_models",
+    "livecast.domain.health_models",
+    "livecast.domain.viewer_models",
+    "aerich.models",
+]
 MIGRATIONS_ROOT = Path(__file__).resolve().parents[2] / "migrations"
 
 

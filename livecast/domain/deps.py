@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from livecast.domain.bus import EventBus
 from livecast.domain.ratelimit import RateLimits
+from livecast.domain.viewers import Viewers
 from livecast.providers.registry import ProviderRegistry
 
 
@@ -17,3 +18,5 @@ class Deps:
     """Per-user rate limits (in-process by default; Redis-backed when ``LIVECAST_RATE_LIMIT_URL`` is set)."""
     reaction_emojis: tuple[str, ...] = ()
     """Allowed reaction emoji (``LIVECAST_REACTION_EMOJIS``); empty: the defaults of ``chat_text``."""
+    viewers: Viewers = field(default_factory=Viewers)
+    """Playback beacons and concurrent viewers (memory store by default; Redis with ``LIVECAST_VIEWERS_URL``)."""

@@ -96,11 +96,22 @@ class HealthSampled(Event):
     height: int | None = None
     keyframe_interval: float | None = None
     codec: str | None = None
+    encoder: str | None = None
+    media_gap: float | None = None
+    """Seconds since the last media arrived."""
+    dropped_frames: float | None = None
+    """Percent of video frames dropped over the window."""
+    packet_loss: float | None = None
+    """Percent (providers with UDP/SRT ingest; ``None`` for RTMP)."""
+    rtt_ms: float | None = None
+    packager_speed: float | None = None
+    """Packager (ffmpeg) speed, x real time."""
 
 
 @dataclass(frozen=True)
 class AlertRaised(Event):
-    """A health alert started (severity ``INFO | WARNING | CRITICAL``). Topic ``alerts``."""
+    """A health alert started (severity ``INFO | WARNING | CRITICAL``; ``kind`` an ``AlertKind`` name).
+    Channels: stream and owner ``alerts``."""
 
     alert_id: str
     stream_id: str

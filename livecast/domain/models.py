@@ -97,6 +97,10 @@ class Stream(Model):
     """When the ``STARTS_SOON`` reminder was sent (``livecast.domain.schedule``); reset by a reschedule."""
     starting_reminded_at = fields.DatetimeField(null=True)
     """When the ``STARTING`` reminder was sent; reset by a reschedule."""
+    viewer_count = fields.IntField(default=0)
+    """Concurrent viewers at the latest viewer count (every ~5 s while live; 0 once it is not live)."""
+    peak_viewer_count = fields.IntField(default=0)
+    """Highest ``viewer_count`` so far."""
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
-from livecast.domain import moderation, users
+from livecast.domain import moderation, monitoring, users
 from livecast.domain.chat_models import ChatRoom
 from livecast.domain.auth import Principal
 from livecast.domain.deps import Deps
@@ -23,6 +23,9 @@ class Loaders:
     users: DataLoader[str, User | None] = field(default_factory=lambda: DataLoader(load_fn=users.users_by_ids))
     chat_rooms: DataLoader[str, ChatRoom] = field(
         default_factory=lambda: DataLoader(load_fn=moderation.rooms_by_stream_ids)  # type: ignore[arg-type]
+    )
+    health: DataLoader[str, monitoring.HealthState] = field(
+        default_factory=lambda: DataLoader(load_fn=monitoring.health_states)  # type: ignore[arg-type]
     )
 
 

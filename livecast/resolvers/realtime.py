@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from livecast.domain import streams
+from livecast.domain import fanout, streams
 from livecast.domain.bus import Delivery, EventsMissed, Gap
 from livecast.domain.errors import NotFound, Unauthenticated
 from livecast.domain.events import (
@@ -28,7 +28,7 @@ from livecast.domain.events import (
     owner_channel,
     stream_channel,
 )
-from livecast.domain.models import Stream, StreamStatus
+from livecast.domain.models import Stream
 from livecast.resolvers.context import RequestContext
 
 MISSED = "events may have been missed while the event bus reconnected: refetch, then subscribe again"
@@ -45,6 +45,17 @@ async def _events(
                 yield item
 
 
+async def _changes(ctx: RequestContext, channel: str) -> AsyncIterator[fanout.StreamChange]:
+    """Each status change on ``channel`` with the stream after it: read once per change for all subscribers
+    of this process (the bus's shared ``prepare`` step), so they all get the same object: read-only."""
+    async with ctx.deps.bus.subscribe(channel, prepare=fanout.stream_after_change) as items:
+        async for item in items:
+            if isinstance(item, Gap):
+                raise EventsMissed(MISSED)
+            if item is not None:
+                yield item
+
+
 async def _existing(stream_id: str) -> Stream:
     stream = await streams.get_stream(stream_id)
     if stream is None:
@@ -53,23 +64,21 @@ async def _existing(stream_id: str) -> Stream:
 
 
 async def status_changes(ctx: RequestContext, stream_id: str) -> AsyncIterator[Stream]:
-    """The stream (as persisted, with the status of each change) every time its status changes."""
+    """The stream (as persisted, with the status of each change) every time its status changes.
+
+    The stream is read once per change for all subscribers of this process (shared: never modify it)."""
     await _existing(stream_id)
-    async for event in _events(ctx, stream_channel(stream_id, STATUS), (StreamStatusChanged,)):
-        current = await streams.get_stream(stream_id)
-        if current is None:
-            return
-        current.status = StreamStatus(event.status)  # type: ignore[attr-defined]
-        yield current
+    async for change in _changes(ctx, stream_channel(stream_id, STATUS)):
+        if change.stream is None:
+            return  # deleted
+        yield change.stream
 
 
 async def live_directory_changes(ctx: RequestContext) -> AsyncIterator[Stream]:
-    """Any stream that went live or ended."""
-    async for event in _events(ctx, LIVE_CHANNEL, (StreamStatusChanged,)):
-        current = await streams.get_stream(event.stream_id)  # type: ignore[attr-defined]
-        if current is not None:
-            current.status = StreamStatus(event.status)  # type: ignore[attr-defined]
-            yield current
+    """Any stream that went live or ended (read once per change for all subscribers, as above)."""
+    async for change in _changes(ctx, LIVE_CHANNEL):
+        if change.stream is not None:
+            yield change.stream
 
 
 async def viewer_counts(ctx: RequestContext, stream_id: str) -> AsyncIterator[ViewerCountUpdated]:

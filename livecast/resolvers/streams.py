@@ -50,3 +50,8 @@ def ingest(ctx: RequestContext, model: Stream) -> IngestEndpoints | None:
 
 def playback(ctx: RequestContext, model: Stream) -> PlaybackInfo:
     return streams.playback(deps=ctx.deps, stream=model)
+
+
+def beacon_url(ctx: RequestContext) -> str:
+    """Where players send playback beacons (``POST``; see ``livecast.domain.viewers``)."""
+    return ctx.deps.viewers.beacon_url

@@ -12,8 +12,9 @@ from livecast.domain import events, models
 from livecast.domain.errors import DomainError
 from livecast.resolvers import realtime as resolve
 from livecast.schema.context import Info
-from livecast.schema.enums import AlertSeverity, HealthStatus, ReminderKind
+from livecast.schema.enums import ReminderKind
 from livecast.schema.errors import to_graphql_error
+from livecast.schema.health import HealthSample, StreamAlert
 from livecast.schema.streams import Stream
 
 T = TypeVar("T")
@@ -27,33 +28,6 @@ class ViewerCount:
     at: datetime
 
 
-@strawberry.type(description="A stream health sample. Bitrates in bits/s, drift in ms, keyframe interval in s.")
-class HealthSample:
-    stream_id: strawberry.ID
-    status: HealthStatus
-    drift: float | None = strawberry.field(description="Encoder connected time minus media time received (ms).")
-    drift_deviation: float | None = strawberry.field(description="Drift minus its rolling average (ms).")
-    video_bitrate: int | None
-    audio_bitrate: int | None
-    frame_rate: float | None
-    width: int | None
-    height: int | None
-    keyframe_interval: float | None
-    codec: str | None
-    sampled_at: datetime
-
-
-@strawberry.type(description="A health alert being raised (`active: true`) or cleared.")
-class StreamAlert:
-    id: strawberry.ID
-    stream_id: strawberry.ID
-    kind: str
-    severity: AlertSeverity | None
-    message: str | None
-    active: bool
-    at: datetime
-
-
 @strawberry.type(description="A scheduled stream starts soon (about 10 min before) or now.")
 class StreamReminder:
     stream_id: strawberry.ID
@@ -64,24 +38,6 @@ class StreamReminder:
 
 def _viewers(e: events.ViewerCountUpdated) -> ViewerCount:
     return ViewerCount(stream_id=strawberry.ID(e.stream_id), count=e.count, peak=e.peak, at=datetime.fromisoformat(e.at))
-
-
-def _health(e: events.HealthSampled) -> HealthSample:
-    return HealthSample(
-        stream_id=strawberry.ID(e.stream_id), status=models.HealthStatus(e.status), drift=e.drift_ms,
-        drift_deviation=e.drift_deviation_ms, video_bitrate=e.video_bitrate, audio_bitrate=e.audio_bitrate,
-        frame_rate=e.frame_rate, width=e.width, height=e.height, keyframe_interval=e.keyframe_interval,
-        codec=e.codec, sampled_at=datetime.fromisoformat(e.at),
-    )  # fmt: skip
-
-
-def _alert(e: events.AlertRaised | events.AlertCleared) -> StreamAlert:
-    raised = isinstance(e, events.AlertRaised)
-    return StreamAlert(
-        id=strawberry.ID(e.alert_id), stream_id=strawberry.ID(e.stream_id), kind=e.kind,
-        severity=models.AlertSeverity(e.severity) if raised else None,
-        message=e.message if raised else None, active=raised, at=datetime.fromisoformat(e.at),
-    )  # fmt: skip
 
 
 def _reminder(e: events.StreamReminder) -> StreamReminder:
@@ -120,17 +76,17 @@ class RealtimeSubscription:
     @strawberry.subscription(description="Health samples of a stream (owner or admin only); the latest value.")
     async def stream_health(self, info: Info, stream_id: strawberry.ID) -> AsyncGenerator[HealthSample, None]:
         async for e in _relay(resolve.health_samples(info.context, str(stream_id))):
-            yield _health(e)
+            yield HealthSample.from_event(e)
 
     @strawberry.subscription(description="Alerts raised and cleared on a stream (owner or admin only).")
     async def stream_alerts(self, info: Info, stream_id: strawberry.ID) -> AsyncGenerator[StreamAlert, None]:
         async for e in _relay(resolve.stream_alerts(info.context, str(stream_id))):
-            yield _alert(e)
+            yield StreamAlert.from_event(e)
 
     @strawberry.subscription(description="Alerts of all the caller's streams (signed in).")
     async def my_stream_alerts(self, info: Info) -> AsyncGenerator[StreamAlert, None]:
         async for e in _relay(resolve.my_alerts(info.context)):
-            yield _alert(e)
+            yield StreamAlert.from_event(e)
 
     @strawberry.subscription(description="Start-time reminders of a scheduled stream.")
     async def stream_reminders(self, info: Info, stream_id: strawberry.ID) -> AsyncGenerator[StreamReminder, None]:

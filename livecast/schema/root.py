@@ -5,17 +5,20 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.tools import merge_types
 
+from livecast.schema.analytics import AnalyticsQuery
+from livecast.schema.execution import LivecastExecutor, LivecastMaskErrors
 from livecast.schema.chat import ChatMutation, ChatQuery, ChatSubscription
+from livecast.schema.health import HealthMutation, HealthQuery
 from livecast.schema.moderation import ModerationMutation, ModerationQuery
 from livecast.schema.realtime import RealtimeSubscription
 from livecast.schema.streams import StreamMutation, StreamQuery
 from livecast.schema.users import UserQuery
 
-Query = merge_types("Query", (StreamQuery, UserQuery, ChatQuery, ModerationQuery))
-Mutation = merge_types("Mutation", (StreamMutation, ChatMutation, ModerationMutation))
+Query = merge_types("Query", (StreamQuery, UserQuery, ChatQuery, ModerationQuery, HealthQuery, AnalyticsQuery))
+Mutation = merge_types("Mutation", (StreamMutation, ChatMutation, ModerationMutation, HealthMutation))
 Subscription = merge_types("Subscription", (RealtimeSubscription, ChatSubscription))
 
 
@@ -35,10 +38,11 @@ def build_schema(*, max_depth: int = 12, cache_size: int = 1024) -> strawberry.S
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=LivecastExecutor,
         extensions=[  # factories: a fresh extension per request; the LRU caches live at module level
             lambda: AddValidationRules(depth_rules),
             lambda: ParserCache(maxsize=cache_size),
             lambda: ValidationCache(maxsize=cache_size),
-            lambda: MaskErrors(should_mask_error=_should_mask),
+            lambda: LivecastMaskErrors(should_mask_error=_should_mask),
         ],
     )

@@ -11,6 +11,7 @@ from livecast.domain import models
 from livecast.domain.errors import DomainError
 from livecast.domain.validation import UNSET, StreamFields
 from livecast.resolvers import chat as resolve_chat
+from livecast.resolvers import health as resolve_health
 from livecast.resolvers import streams as resolve
 from livecast.schema.chat import ChatMessage
 from livecast.schema.context import Info
@@ -24,6 +25,7 @@ from livecast.schema.errors import (
     ValidationError,
     to_graphql_error,
 )
+from livecast.schema.health import AlertThresholds, HealthSample
 from livecast.schema.moderation import ChatSettings, resolve_settings
 from livecast.schema.results import as_result
 from livecast.schema.users import User
@@ -40,6 +42,9 @@ class Ingest:
 class Playback:
     hls_url: str = strawberry.field(description="HLS playlist URL (RFC 8216), `.m3u8`.")
     policy: PlaybackPolicy
+    beacon_url: str = strawberry.field(
+        description="POST playback beacons here every ~5 s while the player is open (JSON; see the README)."
+    )
 
 
 @strawberry.type
@@ -65,6 +70,8 @@ class Stream:
     scheduled_at: datetime | None
     started_at: datetime | None = strawberry.field(description="When it first became LIVE.")
     ended_at: datetime | None
+    viewer_count: int = strawberry.field(description="Concurrent viewers at the latest count (every ~5 s while live).")
+    peak_viewer_count: int
     created_at: datetime
     updated_at: datetime
     model: strawberry.Private[models.Stream]
@@ -87,6 +94,8 @@ class Stream:
             scheduled_at=m.scheduled_at,
             started_at=m.started_at,
             ended_at=m.ended_at,
+            viewer_count=m.viewer_count,
+            peak_viewer_count=m.peak_viewer_count,
             created_at=m.created_at,
             updated_at=m.updated_at,
             model=m,
@@ -137,10 +146,24 @@ class Stream:
     async def moderators(self, info: Info) -> list[User]:
         return [User.from_model(u) for u in await resolve_chat.moderators(info.context, str(self.id))]
 
+    @strawberry.field(description="The latest health sample (owner or admin; null for others and before the first).")
+    async def health(self, info: Info) -> HealthSample | None:
+        state = await resolve_health.health_state(info.context, self.model)
+        if state is None or state.latest is None:
+            return None
+        return HealthSample.from_sample(str(self.id), state.latest)
+
+    @strawberry.field(description="The alert thresholds in force (owner or admin; null for others).")
+    async def alert_thresholds(self, info: Info) -> AlertThresholds | None:
+        state = await resolve_health.health_state(info.context, self.model)
+        return AlertThresholds.of(state.thresholds) if state is not None else None
+
     @strawberry.field
     def playback(self, info: Info) -> Playback:
         p = resolve.playback(info.context, self.model)
-        return Playback(hls_url=p.hls_url, policy=models.PlaybackPolicy(p.policy))
+        return Playback(
+            hls_url=p.hls_url, policy=models.PlaybackPolicy(p.policy), beacon_url=resolve.beacon_url(info.context)
+        )
 
 
 @strawberry.type

@@ -29,7 +29,7 @@ from taskiq_redis import ListQueueBroker
 
 from livecast.domain.deps import Deps
 from livecast.settings import ConfigurationError, Settings
-from livecast.workers import lifecycle, schedule
+from livecast.workers import health, lifecycle, schedule, viewers
 from livecast.workers.journal import Journal, RedisJournal
 from livecast.workers.scheduler import Claims, LocalClaims, Periodic, RedisClaims, tick
 
@@ -115,9 +115,13 @@ def create_jobs(settings: Settings, deps: Deps) -> Jobs:
     check = broker.register_task(schedule.check, task_name=schedule.CHECK)
     broker.register_task(schedule.remind, task_name=schedule.REMIND)
     broker.register_task(schedule.cancel_unstarted, task_name=schedule.CANCEL)
+    purge = broker.register_task(health.purge_samples, task_name=health.PURGE)
+    count_viewers = broker.register_task(viewers.count_viewers, task_name=viewers.COUNT)
     periodic = [
         Periodic(lifecycle.MAX_DURATION, max_duration, settings.lifecycle_check_seconds),
         Periodic(schedule.CHECK, check, settings.schedule_check_seconds),
+        Periodic(health.PURGE, purge, settings.health_purge_seconds),
+        Periodic(viewers.COUNT, count_viewers, settings.viewer_count_seconds),
     ]
     return Jobs(broker=broker, periodic=periodic, claims=claims, journal=journal, redis=redis)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator
 
 import imageio_ffmpeg
@@ -15,25 +17,42 @@ def ffmpeg_exe() -> str:
 
 
 class Encoder:
-    """``ffmpeg -re`` publishing ``seconds`` of 640x360 30 fps H.264 (1 s GOP) + 440 Hz AAC to ``url``."""
+    """``ffmpeg -re`` publishing ``seconds`` of 640x360 ``fps`` H.264 (1 s GOP) + 440 Hz AAC to ``url``.
 
-    def __init__(self, url: str, seconds: float, *, bitrate: str = "800k") -> None:
+    ``cbr``: constant bitrate (x264 ``nal-hrd=cbr``), so that ``bitrate`` is what goes on the wire over any
+    second or so (the health tests compare it with what the ingest measures)."""
+
+    def __init__(self, url: str, seconds: float, *, bitrate: str = "800k", fps: int = 30, cbr: bool = False) -> None:
         self.url = url
         self.seconds = seconds
         self.bitrate = bitrate
+        self.fps = fps
+        self.cbr = cbr
         self.process: asyncio.subprocess.Process | None = None
         self.stderr = b""
 
     def command(self) -> list[str]:
+        rate = ["-b:v", self.bitrate]
+        if self.cbr:
+            rate += ["-minrate", self.bitrate, "-maxrate", self.bitrate, "-bufsize", self.bitrate, "-x264-params", "nal-hrd=cbr"]
         return [
             ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
-            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+            "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={self.fps}",
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
             "-t", str(self.seconds),
-            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
-            "-b:v", self.bitrate, "-c:a", "aac", "-b:a", "96k",
+            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(self.fps), "-pix_fmt", "yuv420p",
+            *rate, "-c:a", "aac", "-b:a", "96k",
             "-f", "flv", self.url,
         ]  # fmt: skip
+
+    def pause(self) -> None:
+        """Freeze the encoder (SIGSTOP): wall time goes on, media time does not (drift grows)."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
 
     async def start(self) -> Encoder:
         self.process = await asyncio.create_subprocess_exec(
@@ -48,6 +67,8 @@ class Encoder:
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGCONT)  # a paused encoder must not outlive the test
             self.process.kill()
             with contextlib.suppress(Exception):
                 await self.process.wait()

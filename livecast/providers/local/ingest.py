@@ -18,7 +18,7 @@ from typing import Protocol
 
 from livecast.providers.local import rtmp
 from livecast.providers.local.pipeline import TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, HlsPipeline, PipelineBroken
-from livecast.providers.local.session import StreamSession
+from livecast.providers.local.session import MediaObserver, StreamSession
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,15 @@ class IngestHooks(Protocol):
 
     async def window_expired(self, stream_id: str) -> None: ...
 
+    def media_observer(self, stream_id: str) -> MediaObserver | None:
+        """A fresh health observer for a publish that starts now (``None``: no health sampling)."""
+
+    async def health_due(self, stream_id: str, observer: MediaObserver) -> None:
+        """Every ``IngestConfig.health_seconds`` while publishing: sample ``observer`` and record the sample."""
+
+    async def publish_stopped(self, stream_id: str, *, stream_over: bool) -> None:
+        """A publish ended (``stream_over``: the stream is over too, e.g. its health alerts can be closed)."""
+
 
 @dataclass(frozen=True)
 class IngestConfig:
@@ -65,6 +74,8 @@ class IngestConfig:
     list_size: int = 6
     handshake_timeout: float = 10.0
     idle_timeout: float = 15.0
+    health_seconds: float = 5.0
+    """Seconds between two health samples of a publishing stream."""
 
 
 class RTMPIngest:
@@ -108,6 +119,13 @@ class RTMPIngest:
         if session is not None:
             async with session.lock:
                 await session.finalize()
+            await self._stopped(stream_id, stream_over=True)
+
+    async def _stopped(self, stream_id: str, *, stream_over: bool) -> None:
+        try:
+            await self.hooks.publish_stopped(stream_id, stream_over=stream_over)
+        except Exception:
+            logger.exception("publish-stopped hook failed for stream %s", stream_id)
 
     def _make_pipeline(self, out_dir: Path) -> HlsPipeline:
         c = self.config
@@ -192,7 +210,12 @@ class RTMPIngest:
                     session.window_task.cancel()
                     session.window_task = None
                 session.publisher = writer
-                await session.begin_publish(lambda: self.hooks.media_ready(stream_id))
+                await session.begin_publish(
+                    lambda: self.hooks.media_ready(stream_id),
+                    observer=self.hooks.media_observer(stream_id),
+                    on_health=lambda observer: self.hooks.health_due(stream_id, observer),
+                    health_seconds=self.config.health_seconds,
+                )
             await _send(
                 writer,
                 rtmp.user_control_stream_begin(msg_stream_id),
@@ -215,6 +238,7 @@ class RTMPIngest:
             elif msg.type_id == rtmp.MSG_DATA_AMF0:
                 meta = rtmp.decode_amf(msg)
                 if getattr(meta, "meta", None) is not None:
+                    session.describe(meta.meta)
                     await session.feed(TAG_SCRIPT, msg.timestamp, meta.to_raw_meta())
             elif msg.type_id == rtmp.MSG_WINDOW_ACK_SIZE:
                 window = max(1, int.from_bytes(msg.payload[:4], "big"))
@@ -230,6 +254,7 @@ class RTMPIngest:
                 return
             await session.end_publish()
             logger.info("stream %s: encoder disconnected", session.stream_id)
+            await self._stopped(session.stream_id, stream_over=False)
             try:
                 window = await self.hooks.disconnected(session.stream_id)
             except Exception:

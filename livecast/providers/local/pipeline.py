@@ -1,6 +1,7 @@
 """ffmpeg as the HLS packager: FLV on stdin → a rolling HLS playlist (RFC 8216) in ``<media>/<playbackId>/``.
 
-One :class:`HlsPipeline` is one ffmpeg process. A stream that is resumed (encoder reconnect inside the window,
+One :class:`HlsPipeline` is one ffmpeg process; its ``-progress`` report (speed, dropped frames) is read once
+per second from its stdout. A stream that is resumed (encoder reconnect inside the window,
 or ffmpeg restarted after a crash) starts a new process with ``append_list+discont_start``: ffmpeg reads the
 existing playlist, keeps counting the media sequence and marks the seam with ``EXT-X-DISCONTINUITY``.
 The playlist gets ``EXT-X-ENDLIST`` only from :func:`finalize_playlist`, when the stream has ended.
@@ -52,7 +53,10 @@ class HlsPipeline:
         self.list_size = list_size
         self.process: asyncio.subprocess.Process | None = None
         self.stderr_tail: deque[str] = deque(maxlen=20)
+        self.progress: dict[str, str] = {}
+        """The latest complete ``-progress`` block (``speed=1.01x``, ``drop_frames=0``, ...)."""
         self._stderr_task: asyncio.Task[None] | None = None
+        self._progress_task: asyncio.Task[None] | None = None
 
     @property
     def playlist(self) -> Path:
@@ -64,6 +68,7 @@ class HlsPipeline:
             flags += ["append_list", "discont_start"]
         return [
             self.ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning",
+            "-progress", "pipe:1", "-stats_period", "1",
             "-f", "flv", "-i", "pipe:0",
             "-map", "0:v?", "-map", "0:a?", "-c", "copy",
             "-f", "hls",
@@ -81,10 +86,11 @@ class HlsPipeline:
         self.process = await asyncio.create_subprocess_exec(
             *self.command(resume=resume),
             stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         self._stderr_task = asyncio.create_task(self._drain_stderr(self.process))
+        self._progress_task = asyncio.create_task(self._read_progress(self.process))
         await self.write(FLV_HEADER)
 
     async def _drain_stderr(self, process: asyncio.subprocess.Process) -> None:
@@ -93,6 +99,33 @@ class HlsPipeline:
             text = line.decode(errors="replace").rstrip()
             self.stderr_tail.append(text)
             logger.debug("ffmpeg[%s]: %s", process.pid, text)
+
+    async def _read_progress(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        block: dict[str, str] = {}
+        async for line in process.stdout:
+            key, sep, value = line.decode(errors="replace").strip().partition("=")
+            if not sep:
+                continue
+            block[key] = value
+            if key == "progress":  # the last line of a report
+                self.progress, block = block, {}
+
+    @property
+    def speed(self) -> float | None:
+        """Packaging speed relative to real time from the last ``-progress`` report (``None``: not yet)."""
+        try:
+            return float(self.progress.get("speed", "").rstrip("x"))
+        except ValueError:
+            return None
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames ffmpeg dropped (``drop_frames``) so far."""
+        try:
+            return int(self.progress.get("drop_frames", "0"))
+        except ValueError:
+            return 0
 
     @property
     def alive(self) -> bool:
@@ -125,9 +158,10 @@ class HlsPipeline:
         except TimeoutError:
             process.kill()
             await process.wait()
-        if self._stderr_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._stderr_task
+        for task in (self._stderr_task, self._progress_task):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 def segment_uris(playlist: Path) -> list[str]:

@@ -1,0 +1,202 @@
+"""Health commands and queries: record a sample (store, publish, alert), clear alerts, thresholds, history.
+
+:class:`HealthMonitor` is the one path a :class:`~livecast.domain.health.HealthSample` takes, whichever
+provider measured it: stored in ``stream_quality_metrics``, kept as the stream's latest health, published as
+``HealthSampled`` (topic ``health``), and checked against the stream's thresholds; alerts that the hysteresis
+raises or clears are stored in ``stream_alerts`` and then published as ``AlertRaised``/``AlertCleared`` on the
+stream's and the owner's ``alerts`` topic. The hysteresis counts live in the monitor (in the memory of the
+process that samples the stream); a monitor that starts watching a stream loads its active alerts first, so
+alerts raised by another process or before a reconnect are still cleared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise.exceptions import IntegrityError
+
+from livecast.domain import streams
+from livecast.domain.alerts import DEFAULT_THRESHOLDS, AlertKind, AlertThresholds, Hysteresis, evaluate, validate_changes
+from livecast.domain.auth import Principal
+from livecast.domain.bus import EventBus
+from livecast.domain.errors import NotFound, ValidationFailed
+from livecast.domain.events import ALERTS, HEALTH, AlertCleared, AlertRaised, HealthSampled, owner_channel, stream_channel
+from livecast.domain.health import HealthSample
+from livecast.domain.health_models import StreamAlert, StreamHealthState, StreamQualityMetric
+from livecast.domain.models import Stream
+
+MAX_ALERTS_PAGE = 200
+
+
+@dataclass
+class _Watch:
+    owner_id: str
+    hysteresis: Hysteresis
+
+
+@dataclass(frozen=True)
+class HealthState:
+    """What is known about a stream's health: its latest sample (``None`` before the first) and thresholds."""
+
+    latest: HealthSample | None
+    thresholds: AlertThresholds
+
+
+class HealthMonitor:
+    """Records samples of the streams one process measures, with their alert hysteresis (see the module)."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+        self._watches: dict[str, _Watch] = {}
+
+    async def _watch(self, stream_id: str) -> _Watch:
+        watch = self._watches.get(stream_id)
+        if watch is None:
+            stream = await Stream.get_or_none(id=stream_id)
+            if stream is None:
+                raise NotFound(f"stream {stream_id} does not exist")
+            active = await StreamAlert.filter(stream_id=stream_id, cleared_at__isnull=True)
+            by_kind = {AlertKind(a.kind): str(a.id) for a in active if a.kind in AlertKind.__members__}
+            watch = self._watches[stream_id] = _Watch(owner_id=str(stream.owner_id), hysteresis=Hysteresis(by_kind))
+        return watch
+
+    async def record(self, *, stream_id: str, sample: HealthSample) -> None:
+        """Store ``sample``, publish it, and raise or clear alerts. Raises ``NotFound`` for an unknown stream."""
+        watch = await self._watch(stream_id)
+        state = await _state_row(stream_id)
+        await StreamQualityMetric.create(stream_id=stream_id, **_columns(sample))
+        latest = {"latest_sample": sample.to_dict(), "updated_at": datetime.now(UTC)}
+        await StreamHealthState.filter(stream_id=stream_id).update(**latest)
+        await self.bus.publish([stream_channel(stream_id, HEALTH)], _event(stream_id, watch.owner_id, sample))
+        thresholds = DEFAULT_THRESHOLDS.with_overrides(state.thresholds or {})
+        findings = evaluate(sample, thresholds)
+        to_raise, to_clear = watch.hysteresis.step(
+            findings, raise_after=thresholds.raise_after, clear_after=thresholds.clear_after
+        )
+        at = sample.sampled_at
+        for kind, alert_id in to_clear:
+            await self._clear(stream_id, watch.owner_id, kind.value, alert_id, at)
+        for finding in to_raise:
+            alert = await StreamAlert.create(
+                stream_id=stream_id, kind=finding.kind.value, severity=finding.severity,
+                message=finding.message[:500], raised_at=at,
+            )  # fmt: skip
+            watch.hysteresis.opened(finding.kind, str(alert.id))
+            event = AlertRaised(
+                alert_id=str(alert.id), stream_id=stream_id, owner_id=watch.owner_id, kind=finding.kind.value,
+                severity=finding.severity.value, message=alert.message, at=at.isoformat(),
+            )  # fmt: skip
+            await self.bus.publish(_alert_channels(stream_id, watch.owner_id), event)
+
+    async def _clear(self, stream_id: str, owner_id: str, kind: str, alert_id: str, at: datetime) -> None:
+        if await StreamAlert.filter(id=alert_id, cleared_at__isnull=True).update(cleared_at=at):
+            event = AlertCleared(alert_id=alert_id, stream_id=stream_id, owner_id=owner_id, kind=kind, at=at.isoformat())
+            await self.bus.publish(_alert_channels(stream_id, owner_id), event)
+
+    def forget(self, stream_id: str) -> None:
+        """Stop watching (the publish is over): the counts restart, from the stored active alerts, next time."""
+        self._watches.pop(stream_id, None)
+
+    async def close_alerts(self, *, stream_id: str) -> int:
+        """The stream is over: clear its active alerts (publishing ``AlertCleared``); returns how many."""
+        self.forget(stream_id)
+        stream = await Stream.get_or_none(id=stream_id)
+        if stream is None:
+            return 0
+        now, cleared = datetime.now(UTC), 0
+        for alert in await StreamAlert.filter(stream_id=stream_id, cleared_at__isnull=True):
+            await self._clear(stream_id, str(stream.owner_id), alert.kind, str(alert.id), now)
+            cleared += 1
+        return cleared
+
+
+def _alert_channels(stream_id: str, owner_id: str) -> list[str]:
+    return [stream_channel(stream_id, ALERTS), owner_channel(owner_id, ALERTS)]
+
+
+def _columns(sample: HealthSample) -> dict[str, object]:
+    data = {name: getattr(sample, name) for name in HealthSample.__dataclass_fields__}
+    data["codec"] = sample.codec[:64] if sample.codec else sample.codec
+    data["encoder"] = sample.encoder[:128] if sample.encoder else sample.encoder
+    return data
+
+
+def _event(stream_id: str, owner_id: str, s: HealthSample) -> HealthSampled:
+    return HealthSampled(
+        stream_id=stream_id, owner_id=owner_id, status=s.status.value, at=s.sampled_at.isoformat(),
+        drift_ms=s.drift_ms, drift_deviation_ms=s.drift_deviation_ms, video_bitrate=s.video_bitrate,
+        audio_bitrate=s.audio_bitrate, frame_rate=s.frame_rate, width=s.width, height=s.height,
+        keyframe_interval=s.keyframe_interval, codec=s.codec, encoder=s.encoder, media_gap=s.media_gap,
+        dropped_frames=s.dropped_frames, packet_loss=s.packet_loss, rtt_ms=s.rtt_ms, packager_speed=s.packager_speed,
+    )  # fmt: skip
+
+
+async def _state_row(stream_id: str) -> StreamHealthState:
+    row = await StreamHealthState.get_or_none(stream_id=stream_id)
+    if row is None:
+        try:
+            row = await StreamHealthState.create(stream_id=stream_id)
+        except IntegrityError:  # created concurrently (a sample and a thresholds change)
+            row = await StreamHealthState.get(stream_id=stream_id)
+    return row
+
+
+async def health_states(stream_ids: list[str]) -> list[HealthState]:
+    """Health of each stream, in the order of ``stream_ids`` (one query; a DataLoader batch function)."""
+    rows = {str(r.stream_id): r for r in await StreamHealthState.filter(stream_id__in=stream_ids)}
+    states = []
+    for stream_id in stream_ids:
+        row = rows.get(str(stream_id))
+        latest = HealthSample.from_dict(row.latest_sample) if row is not None and row.latest_sample else None
+        overrides = row.thresholds if row is not None and row.thresholds else {}
+        states.append(HealthState(latest=latest, thresholds=DEFAULT_THRESHOLDS.with_overrides(overrides)))
+    return states
+
+
+async def set_alert_thresholds(*, actor: Principal | None, stream_id: str, changes: dict[str, object]) -> AlertThresholds:
+    """Override alert thresholds of a stream (owner or admin); a ``None`` value restores the default.
+
+    Returns the thresholds now in force. Raises ``Unauthenticated``, ``NotFound``, ``Forbidden`` or
+    ``ValidationFailed`` (a value out of range, or ``clearAfter``/``raiseAfter`` below 1).
+    """
+    await streams.managed_stream(actor, stream_id)
+    clean = validate_changes(changes)
+    row = await _state_row(stream_id)
+    overrides = dict(row.thresholds or {})
+    for name, value in clean.items():
+        if value is None:
+            overrides.pop(name, None)
+        else:
+            overrides[name] = value
+    effective = DEFAULT_THRESHOLDS.with_overrides(overrides)
+    changes = {"thresholds": effective.overrides(), "updated_at": datetime.now(UTC)}
+    await StreamHealthState.filter(stream_id=stream_id).update(**changes)
+    return effective
+
+
+async def list_alerts(
+    *, actor: Principal | None, stream_id: str, active: bool | None = None, first: int = 50
+) -> list[StreamAlert]:
+    """A stream's alerts, newest first (owner or admin): all, only active (``True``) or only cleared
+    (``False``). ``first`` is 1-200. Raises ``Unauthenticated``, ``NotFound``, ``Forbidden``, ``ValidationFailed``."""
+    if not 1 <= first <= MAX_ALERTS_PAGE:
+        raise ValidationFailed(f"first must be between 1 and {MAX_ALERTS_PAGE}", field="first")
+    await streams.managed_stream(actor, stream_id)
+    query = StreamAlert.filter(stream_id=stream_id)
+    if active is not None:
+        query = query.filter(cleared_at__isnull=active)
+    return await query.order_by("-raised_at", "-id").limit(first)
+
+
+async def quality_metrics(*, stream_id: str, since: datetime | None = None) -> list[StreamQualityMetric]:
+    """Stored samples of a stream, oldest first (optionally from ``since`` on)."""
+    query = StreamQualityMetric.filter(stream_id=stream_id)
+    if since is not None:
+        query = query.filter(sampled_at__gte=since)
+    return await query.order_by("sampled_at", "id")
+
+
+async def purge_quality_metrics(*, older_than: datetime) -> int:
+    """Delete samples taken before ``older_than`` (the retention job); returns how many."""
+    return await StreamQualityMetric.filter(sampled_at__lt=older_than).delete()
