@@ -22,7 +22,7 @@ from livecast.domain.deps import Deps
 from livecast.bus import create_bus
 from livecast.runtime import domain_deps
 from livecast.settings import Settings
-from tests.helpers.processes import free_port
+from tests.helpers.processes import PrivateRedis, free_port
 
 TEST_SECRET = "test-secret-key-with-at-least-32-bytes-of-entropy"
 pytest_plugins = ["tests.helpers.encoder"]
@@ -39,6 +39,22 @@ def redis_url() -> str:
             pytest.fail("CI must set LIVECAST_TEST_REDIS_URL (see .ci/run)")
         pytest.skip("set LIVECAST_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run the Redis tests")
     return url
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    """A redis-server of the test's own (it may stop and restart it); required in CI, skipped elsewhere
+    when ``redis-server`` is not installed."""
+    if PrivateRedis.binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server must be installed in CI")
+        pytest.skip("redis-server is not installed")
+    redis = PrivateRedis(tmp_path)
+    await redis.start()
+    try:
+        yield redis
+    finally:
+        await redis.kill()
 
 
 @pytest.fixture(scope="session")

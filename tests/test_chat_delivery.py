@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import httpx
@@ -91,39 +90,31 @@ async def test_concurrent_writers_on_two_processes(deps: Deps, database_url: str
             assert "Traceback" not in process.output(), process.output()
 
 
-async def test_redis_outage_loses_no_chat_message(settings: Settings, tmp_path: Path) -> None:
-    if PrivateRedis.binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server must be installed in CI")
-        pytest.skip("redis-server is not installed")
-    redis = PrivateRedis(tmp_path)
-    await redis.start()
-    try:
-        async with run_server(settings.model_copy(update={"bus_url": redis.url})) as server:
-            owner = await server.token("alice")
-            sid = (await create_stream(server.graphql_http, owner))["id"]
-            listener = ChatSubscriber(server.graphql_ws, sid, after=0)
-            try:
-                bus = server.runtime.deps.bus
-                await eventually(lambda: bus.subscriber_count(stream_channel(sid, CHAT)) == 1, what="subscriber")
-                async with httpx.AsyncClient(timeout=30) as client:
-                    for n in range(5):
-                        await post(client, server.graphql_http, owner, sid, f"before {n}")
-                    await eventually(lambda: len(listener.events) == 5, what="live messages before the outage")
-                    await redis.kill()
-                    for n in range(20):  # accepted and stored; their events cannot reach Redis
-                        assert (await post(client, server.graphql_http, owner, sid, f"during {n}"))["sequence"] == 6 + n
-                    await asyncio.sleep(2)
-                    assert len(listener.events) == 5, "nothing was delivered while the bus was down"
-                    await redis.start()
-                    await eventually(lambda: len(listener.sequences()) >= 25, timeout=20, what="refill after the outage")
-                    assert listener.sequences() == list(range(1, 26)), "the subscriber got every message, in order, once"
-                    assert listener.error is None and not listener.task.done()
-                    resumed = ChatSubscriber(server.graphql_ws, sid, after=5)
-                    await eventually(lambda: len(resumed.events) >= 20, what="resume by sequence")
-                    assert resumed.sequences() == list(range(6, 26))
-                    await resumed.stop()
-            finally:
-                await listener.stop()
-    finally:
-        await redis.kill()
+async def test_redis_outage_loses_no_chat_message(settings: Settings, private_redis: PrivateRedis) -> None:
+    redis = private_redis
+    async with run_server(settings.model_copy(update={"bus_url": redis.url})) as server:
+        owner = await server.token("alice")
+        sid = (await create_stream(server.graphql_http, owner))["id"]
+        listener = ChatSubscriber(server.graphql_ws, sid, after=0)
+        try:
+            bus = server.runtime.deps.bus
+            await eventually(lambda: bus.subscriber_count(stream_channel(sid, CHAT)) == 1, what="subscriber")
+            async with httpx.AsyncClient(timeout=30) as client:
+                for n in range(5):
+                    await post(client, server.graphql_http, owner, sid, f"before {n}")
+                await eventually(lambda: len(listener.events) == 5, what="live messages before the outage")
+                await redis.kill()
+                for n in range(20):  # accepted and stored; their events cannot reach Redis
+                    assert (await post(client, server.graphql_http, owner, sid, f"during {n}"))["sequence"] == 6 + n
+                await asyncio.sleep(2)
+                assert len(listener.events) == 5, "nothing was delivered while the bus was down"
+                await redis.start()
+                await eventually(lambda: len(listener.sequences()) >= 25, timeout=20, what="refill after the outage")
+                assert listener.sequences() == list(range(1, 26)), "the subscriber got every message, in order, once"
+                assert listener.error is None and not listener.task.done()
+                resumed = ChatSubscriber(server.graphql_ws, sid, after=5)
+                await eventually(lambda: len(resumed.events) >= 20, what="resume by sequence")
+                assert resumed.sequences() == list(range(6, 26))
+                await resumed.stop()
+        finally:
+            await listener.stop()

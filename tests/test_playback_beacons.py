@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -199,27 +197,19 @@ async def test_bad_beacons_get_4xx_and_change_nothing(server: Server) -> None:
     assert data["stream"]["playback"]["beaconUrl"] == url
 
 
-async def test_a_viewer_store_outage_answers_503_and_recovers(settings: Settings, tmp_path: Path) -> None:
-    if PrivateRedis.binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server must be installed in CI")
-        pytest.skip("redis-server is not installed")
-    redis = PrivateRedis(tmp_path)
-    await redis.start()
-    try:
-        async with run_server(settings.model_copy(update={"viewers_url": redis.url}), workers=False) as server:
-            sid = await live_stream(server)
-            async with httpx.AsyncClient() as client:
-                players = Beacons(server, client, sid)
-                assert (await players.send("v1", "s1", "playing")).status_code == 204
-                await redis.kill()
-                down = await players.send("v2", "s2", "playing")
-                assert down.status_code == 503 and down.headers["retry-after"] == "5", down.text
-                await redis.start()  # the same port, empty: players re-announce themselves with their next beacon
-                await eventually(lambda: _accepted(players, "v2", "s2"), timeout=20, what="beacons accepted again")
-            assert await server.runtime.deps.viewers.concurrent(sid) == 1
-    finally:
-        await redis.kill()
+async def test_a_viewer_store_outage_answers_503_and_recovers(settings: Settings, private_redis: PrivateRedis) -> None:
+    redis = private_redis
+    async with run_server(settings.model_copy(update={"viewers_url": redis.url}), workers=False) as server:
+        sid = await live_stream(server)
+        async with httpx.AsyncClient() as client:
+            players = Beacons(server, client, sid)
+            assert (await players.send("v1", "s1", "playing")).status_code == 204
+            await redis.kill()
+            down = await players.send("v2", "s2", "playing")
+            assert down.status_code == 503 and down.headers["retry-after"] == "5", down.text
+            await redis.start()  # the same port, empty: players re-announce themselves with their next beacon
+            await eventually(lambda: _accepted(players, "v2", "s2"), timeout=20, what="beacons accepted again")
+        assert await server.runtime.deps.viewers.concurrent(sid) == 1
 
 
 async def _accepted(players: Beacons, viewer: str, session: str) -> bool:

@@ -9,12 +9,9 @@ with ``EVENTS_MISSED`` so the client refetches; every mutation accepted meanwhil
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from gql import GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from redis.asyncio import Redis
@@ -32,20 +29,6 @@ GAUGE_RESUME_SECONDS = 5.0
 VIEWERS = "subscription($id: ID!) { viewerCountChanged(streamId: $id) { count } }"
 STATUS = "subscription($id: ID!) { streamStatusChanged(streamId: $id) { status } }"
 CANCEL = "mutation($id: ID!) { cancelStream(id: $id) { __typename ... on Stream { status } } }"
-
-
-@pytest.fixture
-async def private_redis(tmp_path: Path):  # noqa: ANN201
-    if PrivateRedis.binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server must be installed in CI")
-        pytest.skip("redis-server is not installed")
-    redis = PrivateRedis(tmp_path)
-    await redis.start()
-    try:
-        yield redis
-    finally:
-        await redis.kill()
 
 
 async def test_subscribers_survive_a_redis_outage(settings: Settings, private_redis: PrivateRedis) -> None:
