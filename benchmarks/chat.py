@@ -1,0 +1,575 @@
+"""Chat benchmark: sustained messages/s into one stream with N websocket subscribers on one ``livecast serve``.
+
+    .venv/bin/python benchmarks/chat.py [--subscribers 1000] [--rate 500] [--seconds 20] [--bus memory|redis]
+                                        [--writers 4] [--subscriber-processes 2] [--postgres postgres://...] [--keep]
+
+What it does:
+
+1. Starts one ``livecast serve`` API process in a fresh temporary directory (own SQLite DB unless
+   ``--postgres``, free port, ``LIVECAST_EMBEDDED_INGEST=false``, ``LIVECAST_CHAT_RATE_LIMIT`` so high it
+   never refuses), creates ``--writers`` users' tokens with ``livecast token create`` and one stream over GraphQL.
+2. Separate subscriber processes (multiprocessing; raw ``websockets`` speaking ``graphql-transport-ws`` on
+   uvloop) open N websockets, each with one live ``chatMessages(streamId)`` subscription (no
+   ``afterSequence``). Readiness: the benchmark sends probe messages until every subscriber has received one;
+   a subscriber must then receive every sequence from its first probe to the last accepted message.
+3. A separate writer process (asyncio, one pooled ``httpx.AsyncClient``) posts ``sendChatMessage`` at
+   ``--rate`` messages/s (open loop: message i is due at T0 + i/rate, at most ``--inflight`` requests at once)
+   for ``--seconds``, rotating the writers' tokens. Each message's content carries its send time
+   (``time.time()`` just before the POST) and a unique id.
+4. Drain: once the writers are done, subscribers wait (up to ``--drain`` s) until they saw the last accepted
+   sequence, then report.
+
+Figures: accepted msgs/s (HTTP 200 + ``ChatMessage``), refused (typed errors) and errors; delivered msgs/s
+across subscribers; end-to-end latency p50/p99 (send time -> subscriber receipt of the frame, same clock);
+losses (expected deliveries - received) and per subscriber whether its sequences are gap-free and in order;
+the API process's CPU (``/proc/<pid>/stat``, over the send window) and RSS. Target: 500 msgs/s accepted with
+p99 <= 1 s and 0 loss, with 1,000 subscribers.
+
+Exit status: 0 when the benchmark ran (even if the target is missed: it prints FAIL); 1 on errors (server did
+not start, subscribers could not connect or never got ready, the server logged errors). Linux only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import (  # noqa: E402 - the ingest benchmark's process helpers
+    SERVER_PROBLEM, BenchError, free_port, graphql, livecast_command, machine_jiffies, percentile, proc_cpu_seconds,
+    stop_process, tail, wait_healthy,
+)  # fmt: skip
+
+TARGET_RATE = 500.0
+TARGET_P99 = 1.0
+CREATE = 'mutation { createStream(input: {title: "chat bench"}) { __typename ... on Stream { id } ... on Error { message } } }'
+SEND = """mutation($s: ID!, $c: String!) { sendChatMessage(streamId: $s, content: $c) {
+  __typename ... on ChatMessage { sequence } ... on Error { code } } }"""
+FEED = """subscription($s: ID!) { chatMessages(streamId: $s) { events {
+  __typename ... on ChatMessage { sequence content author { name } } } } }"""
+FEED_MINIMAL = """subscription($s: ID!) { chatMessages(streamId: $s) { events { ... on ChatMessage { sequence content } } } }"""
+HIST_MS = 60_000  # latency histogram: 1 ms buckets up to 60 s (and one overflow bucket)
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of ``pid`` in MB."""
+    values = {"VmRSS": 0.0, "VmHWM": 0.0}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key = line.split(":", 1)[0]
+            if key in values:
+                values[key] = int(line.split()[1]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+def hist_percentile(hist: list[int], p: float) -> float:
+    """Nearest-rank percentile in seconds of a 1 ms histogram."""
+    total = sum(hist)
+    if not total:
+        return float("nan")
+    rank = max(1, min(total, round(p / 100 * total + 0.5)))
+    seen = 0
+    for ms_, count in enumerate(hist):
+        seen += count
+        if seen >= rank:
+            return (ms_ + 1) / 1000  # upper edge of the bucket
+    return float("inf")
+
+
+# ---------------------------------------------------------------------------------------- subscriber processes
+
+
+class Subscriber:
+    __slots__ = ("first", "last", "received", "gaps", "disorder", "ended", "error", "batches")
+
+    def __init__(self) -> None:
+        self.first: int | None = None  # first sequence received (a probe)
+        self.last = 0
+        self.received = 0
+        self.gaps = 0  # times the next sequence was > last + 1
+        self.disorder = 0  # sequences <= last (duplicate or out of order)
+        self.ended: str | None = None
+        self.error: str | None = None
+        self.batches = 0
+
+
+async def _subscribe(i: int, cfg: dict, sub: Subscriber, hist: list[int], shared: dict, ready, stop_at) -> None:
+    from websockets.asyncio.client import connect
+
+    query = FEED_MINIMAL if cfg["minimal"] else FEED
+    try:
+        async with connect(cfg["ws_url"], subprotocols=["graphql-transport-ws"], max_size=2**24,
+                           open_timeout=60, ping_interval=None, close_timeout=2) as ws:  # fmt: skip
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            ack = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if ack.get("type") != "connection_ack":
+                raise RuntimeError(f"no connection_ack: {ack}")
+            await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                      "payload": {"query": query, "variables": {"s": cfg["stream_id"]}}}))  # fmt: skip
+            shared["connected"] += 1
+            loads, now, last_bucket = json.loads, time.time, HIST_MS
+            while True:
+                timeout = stop_at[0] - time.monotonic() if stop_at[0] else None
+                if timeout is not None and (timeout <= 0 or (cfg_final(shared) and sub.last >= shared["final"])):
+                    return
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout if timeout is not None else 1.0)
+                except TimeoutError:
+                    continue
+                t = now()
+                msg = loads(raw)
+                kind = msg.get("type")
+                if kind == "next":
+                    payload = msg["payload"]
+                    if payload.get("errors"):
+                        sub.ended = str(payload["errors"][0].get("extensions", {}).get("code") or payload["errors"][0])
+                        return
+                    sub.batches += 1
+                    for event in payload["data"]["chatMessages"]["events"]:
+                        seq = event.get("sequence")
+                        if seq is None:
+                            continue
+                        if sub.first is None:
+                            sub.first = seq
+                            ready[i] = 1
+                        elif seq <= sub.last:
+                            sub.disorder += 1
+                            continue
+                        elif seq != sub.last + 1:
+                            sub.gaps += 1
+                        sub.last = seq
+                        sub.received += 1
+                        content = event["content"]
+                        if content[0] == "m":  # "m<send time>|<writer>-<n>"; probes start with "p"
+                            ms_ = int((t - float(content[1 : content.index("|")])) * 1000)
+                            hist[ms_ if ms_ < last_bucket else last_bucket] += 1
+                elif kind == "error":
+                    sub.ended = f"error: {msg.get('payload')}"
+                    return
+                elif kind == "complete":
+                    sub.ended = "complete"
+                    return
+                elif kind == "ping":
+                    await ws.send('{"type":"pong"}')
+    except Exception as e:  # noqa: BLE001 - reported per subscriber
+        sub.error = f"{type(e).__name__}: {e}"[:200]
+
+
+def cfg_final(shared: dict) -> bool:
+    return shared["final"] > 0
+
+
+def subscriber_process(cfg: dict, indices: list[int], ready, final, stop, results) -> None:
+    """One load process: subscribers ``indices``; reports counts and a latency histogram at the end."""
+    raise_nofile()
+    import uvloop
+
+    async def main() -> None:
+        subs = {i: Subscriber() for i in indices}
+        hist = [0] * (HIST_MS + 1)
+        shared = {"connected": 0, "final": 0}
+        stop_at = [0.0]
+        def one(i: int):
+            return _subscribe(i, cfg, subs[i], hist, shared, ready, stop_at)
+
+        async def opener() -> list[asyncio.Task]:
+            tasks = []
+            for n, i in enumerate(indices):
+                tasks.append(asyncio.create_task(one(i)))
+                if n % cfg["connect_concurrency"] == cfg["connect_concurrency"] - 1:
+                    await asyncio.sleep(cfg["connect_pause"])
+            return tasks
+
+        tasks = await opener()
+        while not stop.is_set():  # the parent sets ``final`` (last accepted sequence), then ``stop``
+            shared["final"] = final.value
+            if shared["final"] and not stop_at[0]:
+                stop_at[0] = time.monotonic() + cfg["drain"]
+            await asyncio.sleep(0.1)
+            if all(t.done() for t in tasks) and shared["final"]:
+                break
+        shared["final"] = final.value
+        if not stop_at[0]:
+            stop_at[0] = time.monotonic()
+        await asyncio.wait(tasks, timeout=cfg["drain"] + 5)
+        for t in tasks:
+            t.cancel()
+        rows = [(i, s.first, s.last, s.received, s.gaps, s.disorder, s.ended, s.error, s.batches) for i, s in subs.items()]
+        results.put({"rows": rows, "hist": {k: v for k, v in enumerate(hist) if v}})
+
+    uvloop.run(main())
+
+
+# ------------------------------------------------------------------------------------------- writer process
+
+
+def writer_process(cfg: dict, go, results) -> None:
+    """Posts ``rate`` messages/s for ``seconds`` (open loop, capped in flight); reports what was accepted."""
+    import uvloop
+
+    async def main() -> None:
+        tokens, rate, n = cfg["tokens"], cfg["rate"], int(cfg["rate"] * cfg["seconds"])
+        limits = httpx.Limits(max_connections=cfg["inflight"], max_keepalive_connections=cfg["inflight"])
+        accepted: list[int] = []
+        refused: dict[str, int] = {}
+        errors: dict[str, int] = {}
+        post_latency: list[float] = []
+        late = [0.0]
+        sent_count = [0]
+        gate = asyncio.Semaphore(cfg["inflight"])
+        headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+        async with httpx.AsyncClient(base_url=cfg["base"], limits=limits, timeout=30) as client:
+            while not go.is_set():
+                await asyncio.sleep(0.01)
+            t0 = time.monotonic() + 0.2
+
+            async def post(k: int) -> None:
+                try:
+                    sent = time.time()
+                    content = f"m{sent:.6f}|w{k % len(tokens)}-{k}"
+                    r = await client.post("/graphql", json={"query": SEND, "variables": {"s": cfg["stream_id"], "c": content}},
+                                          headers=headers[k % len(tokens)])  # fmt: skip
+                    post_latency.append(time.time() - sent)
+                    if r.status_code != 200:
+                        errors[f"HTTP {r.status_code}"] = errors.get(f"HTTP {r.status_code}", 0) + 1
+                        return
+                    body = r.json()
+                    if body.get("errors"):
+                        key = str(body["errors"][0].get("message"))[:80]
+                        errors[key] = errors.get(key, 0) + 1
+                        return
+                    result = body["data"]["sendChatMessage"]
+                    if result["__typename"] == "ChatMessage":
+                        accepted.append(result["sequence"])
+                    else:
+                        code = result.get("code") or result["__typename"]
+                        refused[code] = refused.get(code, 0) + 1
+                except Exception as e:  # noqa: BLE001 - counted
+                    key = type(e).__name__
+                    errors[key] = errors.get(key, 0) + 1
+                finally:
+                    gate.release()
+
+            tasks = set()
+            await asyncio.sleep(max(0.0, t0 - time.monotonic()))
+            started = time.time()
+            give_up = t0 + cfg["seconds"] + cfg["grace"]  # bound the run when the server cannot keep up
+            for k in range(n):
+                due = t0 + k / rate
+                if time.monotonic() > give_up:
+                    break
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await gate.acquire()
+                late[0] = max(late[0], time.monotonic() - due)
+                sent_count[0] += 1
+                task = asyncio.create_task(post(k))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            send_window = time.time() - started
+            await asyncio.gather(*list(tasks))
+            finished = time.time() - started
+        results.put({"accepted": accepted, "refused": refused, "errors": errors, "post_latency": post_latency,
+                     "send_window": send_window, "finished": finished, "max_late": late[0], "planned": n, "sent": sent_count[0],
+                     "started": started})  # fmt: skip
+
+    uvloop.run(main())
+
+
+# ------------------------------------------------------------------------------------------------------- main
+
+
+def create_token(env: dict, workdir: Path, user: str) -> str:
+    run = subprocess.run([*livecast_command(), "token", "create", "--user", user], cwd=workdir, env=env,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    if run.returncode != 0:
+        raise BenchError(f"livecast token create failed: {run.stderr.strip()}")
+    return run.stdout.strip().splitlines()[-1]
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str | None):
+    """A fresh database on ``server_url``'s server (created, then dropped), as the test suite does."""
+    if not server_url:
+        yield None
+        return
+    name = f"livecast_chat_bench_{os.getpid()}_{int(time.time())}"
+    asyncio.run(_pg_admin(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{server_url.rpartition('/')[0]}/{name}"
+    finally:
+        with contextlib.suppress(Exception):
+            asyncio.run(_pg_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def run(args: argparse.Namespace, workdir: Path) -> int:
+    with postgres_database(args.postgres) as pg_url:
+        return _run(args, workdir, pg_url)
+
+
+def _run(args: argparse.Namespace, workdir: Path, pg_url: str | None) -> int:
+    raise_nofile()
+    port = free_port()
+    database_url = pg_url or f"sqlite://{workdir / 'livecast.db'}"
+    bus_url = "memory://" if args.bus == "memory" else args.redis_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVECAST_")} | {
+        "LIVECAST_DATABASE_URL": database_url, "LIVECAST_DATA_DIR": str(workdir / "data"),
+        "LIVECAST_HTTP_PORT": str(port), "LIVECAST_RTMP_PORT": str(free_port()), "LIVECAST_HOST": "127.0.0.1",
+        "LIVECAST_EMBEDDED_INGEST": "false", "LIVECAST_LOG_LEVEL": "WARNING", "LIVECAST_BUS_URL": bus_url,
+        "LIVECAST_CHAT_RATE_LIMIT": "1000000/1 second", "LIVECAST_RATE_LIMIT_URL": "memory://",
+        "LIVECAST_WS_INIT_TIMEOUT_SECONDS": "60",
+    }  # fmt: skip
+    base, log_path = f"http://127.0.0.1:{port}", workdir / "server.log"
+    server: subprocess.Popen[bytes] | None = None
+    procs: list[multiprocessing.Process] = []
+    ctx = multiprocessing.get_context("spawn")
+    try:
+        print(f"workdir {workdir}; bus {bus_url}; database {database_url.split('@')[-1]}", flush=True)
+        with open(log_path, "wb") as log:
+            server = subprocess.Popen([*livecast_command(), "serve"], cwd=workdir, env=env, stdout=log,
+                                      stderr=subprocess.STDOUT, preexec_fn=raise_nofile)  # fmt: skip
+        client = httpx.Client(timeout=30)
+        wait_healthy(client, base, server, log_path, timeout=60)
+        owner = create_token(env, workdir, "bench-owner")
+        tokens = [create_token(env, workdir, f"bench-writer-{w}") for w in range(args.writers)]
+        created = graphql(client, f"{base}/graphql", owner, CREATE, {})["createStream"]
+        if created["__typename"] != "Stream":
+            raise BenchError(f"createStream failed: {created}")
+        stream_id = created["id"]
+
+        # Subscribers.
+        n, p = args.subscribers, max(1, min(args.subscriber_processes, args.subscribers))
+        ready = ctx.Array("b", n, lock=False)
+        final = ctx.Value("q", 0, lock=False)
+        stop = ctx.Event()
+        sub_results: multiprocessing.Queue = ctx.Queue()
+        cfg = {"ws_url": f"ws://127.0.0.1:{port}/graphql", "stream_id": stream_id, "drain": args.drain,
+               "connect_concurrency": 50, "connect_pause": 0.05, "minimal": args.minimal_fields}  # fmt: skip
+        for k in range(p):
+            proc = ctx.Process(target=subscriber_process, args=(cfg, list(range(k, n, p)), ready, final, stop, sub_results), daemon=True)
+            proc.start()
+            procs.append(proc)
+
+        # Writer process (waits for ``go``).
+        go = ctx.Event()
+        writer_results: multiprocessing.Queue = ctx.Queue()
+        wcfg = {"base": base, "stream_id": stream_id, "tokens": tokens, "rate": args.rate, "seconds": args.seconds,
+                "inflight": args.inflight, "grace": args.grace}  # fmt: skip
+        writer = ctx.Process(target=writer_process, args=(wcfg, go, writer_results), daemon=True)
+        writer.start()
+        procs.append(writer)
+
+        # Readiness: probes until every subscriber has received one.
+        t_connect = time.monotonic()
+        deadline = t_connect + args.ready_timeout
+        probes = 0
+        while True:
+            count = sum(ready)
+            if count == n:
+                break
+            if time.monotonic() > deadline:
+                raise BenchError(f"only {count}/{n} subscribers received a probe within {args.ready_timeout:g} s")
+            if server.poll() is not None:
+                raise BenchError(f"livecast serve exited ({server.returncode}):\n{tail(log_path)}")
+            probes += 1
+            result = graphql(client, f"{base}/graphql", tokens[0], SEND, {"s": stream_id, "c": f"p{probes}"})["sendChatMessage"]
+            if result["__typename"] != "ChatMessage":
+                raise BenchError(f"probe refused: {result}")
+            time.sleep(1.0)
+        print(f"API pid {server.pid}: {n} subscribers ready in {time.monotonic() - t_connect:.1f} s ({probes} probes, {p} load processes); "
+              f"sending {args.rate:g} msgs/s for {args.seconds:g} s from {args.writers} users ...", flush=True)  # fmt: skip
+        rss_before = rss_mb(server.pid)[0]
+
+        # Send.
+        load_pids = [proc.pid for proc in procs]
+        load0 = [proc_cpu_seconds(pid) or 0.0 for pid in load_pids]
+        cpu0, m0, w0 = proc_cpu_seconds(server.pid) or 0.0, machine_jiffies(), time.monotonic()
+        go.set()
+        rss_peak = 0.0
+        writer_report = None
+        while writer_report is None:
+            with contextlib.suppress(Exception):
+                writer_report = writer_results.get(timeout=0.5)
+            rss_peak = max(rss_peak, rss_mb(server.pid)[0])
+            if server.poll() is not None:
+                raise BenchError(f"livecast serve exited during the run ({server.returncode}):\n{tail(log_path)}")
+            if time.monotonic() - w0 > args.seconds + args.grace + 60:
+                raise BenchError("the writer did not finish")
+        cpu1, m1, w1 = proc_cpu_seconds(server.pid) or 0.0, machine_jiffies(), time.monotonic()
+        load1 = [proc_cpu_seconds(pid) or a for pid, a in zip(load_pids, load0, strict=True)]
+        accepted = writer_report["accepted"]
+        last_seq = max(accepted, default=0)
+        final.value = max(last_seq, probes)
+
+        # Drain.
+        t_drain = time.monotonic()
+        rows, hist = [], [0] * (HIST_MS + 1)
+        for _ in range(p):
+            try:
+                report = sub_results.get(timeout=args.drain + 30)
+            except Exception as e:
+                raise BenchError("a subscriber process did not report") from e
+            rows += report["rows"]
+            for k, v in report["hist"].items():
+                hist[k] += v
+        drained_in = time.monotonic() - t_drain
+        stop.set()
+        cpu2 = proc_cpu_seconds(server.pid) or 0.0
+        rss_now, rss_hwm = rss_mb(server.pid)
+        client.close()
+        stop_process(server, signal.SIGINT, timeout=20)
+        server_rc = server.returncode
+        problems = [line for line in log_path.read_text(errors="replace").splitlines() if SERVER_PROBLEM.search(line)]
+
+        # Results.
+        send_window = w1 - w0
+        n_acc = len(accepted)
+        refused = sum(writer_report["refused"].values())
+        errors = sum(writer_report["errors"].values())
+        accepted_rate = n_acc / writer_report["send_window"] if writer_report["send_window"] else 0
+        expected_total = lost_total = received_total = 0
+        gap_subs = disorder_subs = ended_subs = error_subs = lossy_subs = 0
+        for _i, first, last, received, gaps, disorder, ended, error, _batches in rows:
+            expected = final.value - first + 1 if first is not None else final.value
+            expected_total += expected
+            received_total += received
+            lost = expected - received
+            lost_total += max(lost, 0)
+            lossy_subs += lost > 0
+            gap_subs += gaps > 0 or last < final.value
+            disorder_subs += disorder > 0
+            ended_subs += ended is not None
+            error_subs += error is not None
+        batches = sum(r[8] for r in rows)
+        latency_n = sum(hist)
+        p50, p99 = hist_percentile(hist, 50), hist_percentile(hist, 99)
+        delivered_rate = latency_n / (send_window + drained_in)
+        posts = writer_report["post_latency"]
+        cpu_pct = 100 * (cpu1 - cpu0) / send_window
+        busy = 100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1])
+        ok_rate = accepted_rate >= args.rate * 0.98 and n_acc == writer_report["planned"]
+        ok_p99 = p99 <= TARGET_P99
+        ok_loss = lost_total == 0 and gap_subs == 0 and disorder_subs == 0 and errors == 0 and refused == 0
+        verdict = lambda ok: "PASS" if ok else "FAIL"  # noqa: E731
+
+        print()
+        print(f"subscribers={n} rate={args.rate:g}/s seconds={args.seconds:g} writers={args.writers} bus={args.bus} "
+              f"db={'postgres' if pg_url else 'sqlite'} cores={os.cpu_count()} "
+              f"fields={'minimal' if args.minimal_fields else 'sequence content author{name}'}")  # fmt: skip
+        print(f"accepted: {n_acc} of {writer_report['planned']} planned ({writer_report['sent']} sent) = {accepted_rate:.1f} msgs/s over "
+              f"{writer_report['send_window']:.1f} s (requested {args.rate:g}: {verdict(ok_rate)}); "
+              f"refused {refused} {writer_report['refused'] or ''}; errors {errors} {writer_report['errors'] or ''}; "
+              f"writer max lateness {writer_report['max_late'] * 1000:.0f} ms")  # fmt: skip
+        if posts:
+            print(f"  POST latency: p50 {percentile(posts, 50) * 1000:.0f} ms, p99 {percentile(posts, 99) * 1000:.0f} ms, "
+                  f"max {max(posts) * 1000:.0f} ms")  # fmt: skip
+        print(f"delivered: {latency_n} messages to {n} subscribers = {delivered_rate:.0f} msgs/s "
+              f"(expected {n * n_acc}; {batches} frames, {latency_n / max(1, batches):.1f} msgs/frame; drain {drained_in:.1f} s)")
+        print(f"end-to-end latency: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+              f"max bucket {max((k for k, v in enumerate(hist) if v), default=0)} ms "
+              f"(target p99 <= {TARGET_P99 * 1000:.0f} ms: {verdict(ok_p99)})")  # fmt: skip
+        print(f"losses: {lost_total} of {expected_total} expected deliveries; subscribers with loss {lossy_subs}, "
+              f"with a gap or short {gap_subs}, out of order/duplicate {disorder_subs}, ended by server {ended_subs}, "
+              f"errors {error_subs} (target 0: {verdict(ok_loss)})")  # fmt: skip
+        print(f"API process: CPU {cpu_pct:.0f}% of one core over the send window ({cpu2 - cpu0:.1f} s CPU incl. drain); "
+              f"RSS {rss_before:.0f} MB before, peak {max(rss_peak, rss_now):.0f} MB (HWM {rss_hwm:.0f} MB); "
+              f"machine busy {busy:.0f}% of {os.cpu_count()} cores")  # fmt: skip
+        print(f"load processes (not the server): writer CPU {100 * (load1[-1] - load0[-1]) / send_window:.0f}%, subscriber "
+              f"processes {100 * sum(b - a for a, b in zip(load0[:-1], load1[:-1], strict=True)) / send_window:.0f}% of one core")
+        size = "" if args.rate >= TARGET_RATE and n >= 1000 else " (smaller than the target's 500/s x 1000: indicative only)"
+        print(f"TARGET {TARGET_RATE:g} msgs/s with p99 <= {TARGET_P99:g} s and 0 loss; this run {n} subscribers at "
+              f"{args.rate:g}/s: {verdict(ok_rate and ok_p99 and ok_loss)}{size}")
+        for row in rows:
+            if row[6] or row[7]:
+                print(f"  subscriber {row[0]} ended: {row[6] or row[7]}", file=sys.stderr)
+                break
+        bad: list[str] = []
+        if server_rc not in (0, None):
+            bad.append(f"livecast serve exited with {server_rc} after SIGINT")
+        if problems:
+            bad.append("livecast serve logged errors:\n    " + "\n    ".join(problems[:20]))
+        if error_subs:
+            bad.append(f"{error_subs} subscriber connection(s) failed")
+        if busy > 90:
+            print("warning: the machine was CPU-saturated (>90%); the load processes compete with the server", file=sys.stderr)
+        for message in bad:
+            print(f"error: {message}", file=sys.stderr)
+        return 1 if bad else 0
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+        stop_process(server, signal.SIGINT, timeout=20)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--subscribers", type=int, default=1000, help="websocket subscribers (default 1000)")
+    parser.add_argument("--rate", type=float, default=500.0, help="messages/s sent into the stream (default 500)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="send duration (default 20)")
+    parser.add_argument("--bus", choices=("memory", "redis"), default="memory")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server URL (e.g. postgres://postgres@127.0.0.1:5432/postgres): "
+                        "the run uses a fresh database on it, dropped afterwards (default: an SQLite file in the temp dir)")
+    parser.add_argument("--writers", type=int, default=4, help="users whose tokens the writer rotates (default 4)")
+    parser.add_argument("--inflight", type=int, default=64, help="max concurrent POSTs (default 64)")
+    parser.add_argument("--subscriber-processes", type=int, default=2, help="load processes for subscribers (default 2)")
+    parser.add_argument("--grace", type=float, default=20.0, help="the writer stops sending this long after --seconds if behind (default 20)")
+    parser.add_argument("--drain", type=float, default=30.0, help="max seconds to wait for delivery after sending (default 30)")
+    parser.add_argument("--ready-timeout", type=float, default=120.0, help="max seconds for all subscribers to be ready")
+    parser.add_argument("--minimal-fields", action="store_true", help="subscribe to `sequence content` only")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server log, DB)")
+    args = parser.parse_args(argv)
+    if args.subscribers < 1 or args.rate <= 0 or args.seconds <= 0 or args.writers < 1:
+        parser.error("--subscribers, --rate, --seconds and --writers must be positive")
+    workdir = Path(tempfile.mkdtemp(prefix="livecast-chat-bench-"))
+    try:
+        return run(args, workdir)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
