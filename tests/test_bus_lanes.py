@@ -10,7 +10,7 @@ from broadcaster._base import Event as BroadcastEvent
 
 from livecast.bus import create_bus
 from livecast.bus.hub import GAP_MESSAGE
-from livecast.domain.bus import Delivery, Gap
+from livecast.domain.bus import Delivery, Gap, SubscriberTooSlow
 from livecast.domain.events import Event, StreamStatusChanged
 
 
@@ -81,5 +81,34 @@ async def test_gauge_lane_keeps_the_latest_and_gaps_pass_through() -> None:
             assert [await asyncio.wait_for(anext(lossless), 5) for _ in range(3)] == ["#0", "#1", "#2"]
             bus._backend._published.put_nowait(BroadcastEvent("c", GAP_MESSAGE))  # type: ignore[attr-defined]  # as after a reconnect
             assert await asyncio.wait_for(anext(lossless), 5) == Gap("c")
+    finally:
+        await bus.disconnect()
+
+
+async def test_a_lane_that_falls_behind_ends_its_subscribers_and_serves_new_ones() -> None:
+    gate = asyncio.Event()
+
+    async def prepare(event: Event) -> str:
+        await gate.wait()  # a stuck database read
+        return event.reason  # type: ignore[attr-defined]
+
+    bus = create_bus("memory://", lossless_queue_size=10)
+    await bus.connect()
+    try:
+        async with bus.subscribe("c", prepare=prepare) as early:
+            for n in range(13):
+                await bus.publish(["c"], status(n))
+            with pytest.raises(SubscriberTooSlow):
+                while True:
+                    await asyncio.wait_for(anext(early), 5)
+            gate.set()
+            async with bus.subscribe("c", prepare=prepare) as late:
+                await asyncio.sleep(0.05)
+                await bus.publish(["c"], status(99))
+                got = [await asyncio.wait_for(anext(late), 5) for _ in range(1)]
+                while got[-1] != "#99":
+                    got.append(await asyncio.wait_for(anext(late), 5))
+                assert got[-1] == "#99"
+        assert bus.lane_count == 0
     finally:
         await bus.disconnect()

@@ -117,19 +117,22 @@ class _Lane:
         self.task = asyncio.create_task(self._run(), name=f"livecast-bus-lane:{channel}")
 
     async def _run(self) -> None:
-        try:
-            async for item in self.inbox:
-                if not isinstance(item, Gap):
-                    try:
-                        item = await self._prepare(item)
-                    except Exception as e:  # noqa: BLE001 - handed to the subscribers, whose iteration raises it
-                        logger.warning("preparing an event on %s failed: %r", self.inbox.channel, e)
-                        self._end(e)
-                        continue
-                for member in list(self.members):
-                    member.offer(item)
-        except SubscriberTooSlow as e:
-            self._end(e)
+        while True:
+            try:
+                async for item in self.inbox:
+                    if not isinstance(item, Gap):
+                        try:
+                            item = await self._prepare(item)
+                        except Exception as e:  # noqa: BLE001 - handed to the subscribers, whose iteration raises it
+                            logger.warning("preparing an event on %s failed: %r", self.inbox.channel, e)
+                            self._end(e)
+                            continue
+                    for member in list(self.members):
+                        member.offer(item)
+                return
+            except SubscriberTooSlow as e:  # the members end; the lane goes on for those who subscribe again
+                self._end(e)
+                self.inbox = Subscriber(None, self.inbox.channel, self.inbox.delivery, self.inbox._maxsize)
 
     def _end(self, error: Exception) -> None:
         for member in list(self.members):
@@ -229,7 +232,7 @@ class Hub:
         elif subscriber.prepare is not None:
             lanes = self._lanes.get(channel, {})
             lane = lanes.get((subscriber.prepare, subscriber.delivery))
-            if lane is not None:
+            if lane is not None and subscriber in lane.members:
                 lane.members.discard(subscriber)
                 if not lane.members:
                     lane.task.cancel()
