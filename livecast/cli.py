@@ -1,8 +1,9 @@
-"""The ``livecast`` command line (Typer): serve, migrate, token create, makemigrations, export-schema."""
+"""The ``livecast`` command line (Typer): serve, ingest, worker, migrate, token create, makemigrations, export-schema."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -42,7 +43,14 @@ def serve(
     typer.echo(f"livecast: GraphQL/GraphiQL at {settings.http_base_url}/graphql")
     if settings.embedded_ingest:
         typer.echo(f"livecast: RTMP ingest at {settings.rtmp_base_url} (OBS Server; Stream Key from the stream)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.http_port, log_level=settings.log_level.lower())
+    gc.set_threshold(settings.gc_threshold0, 20, 10)  # fewer full collections (see Settings.gc_threshold0)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        ws_per_message_deflate=settings.ws_per_message_deflate,
+    )
 
 
 @app.command()

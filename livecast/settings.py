@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     """Seconds a websocket client has to send ``connection_init`` before it is closed (code 4408)."""
     ws_max_subscriptions: int = Field(50, ge=1, le=1000)
     """Operations one websocket connection may run at once; more get the error "Subscription limit reached"."""
+    ws_per_message_deflate: bool = False
+    """Offer websocket compression (permessage-deflate). Off by default: it costs ~45-50 KB of server memory per
+    connection (benchmarks/fanout.py) while livecast's events are small JSON."""
+    gc_threshold0: int = Field(50_000, ge=700)
+    """Python's generation-0 GC threshold in ``livecast serve``. With thousands of websocket subscribers the
+    default (700) runs full collections of millions of objects that stall delivery for seconds."""
     ws_keepalive_seconds: float = Field(15.0, gt=0)
     """Seconds between server pings on idle websockets (keeps proxies and load balancers from closing them)."""
 
