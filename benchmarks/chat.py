@@ -38,11 +38,9 @@ import json
 import multiprocessing
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -51,7 +49,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import (  # noqa: E402 - the ingest benchmark's process helpers
     SERVER_PROBLEM, BenchError, free_port, graphql, livecast_command, machine_jiffies, percentile, proc_cpu_seconds,
-    stop_process, tail, wait_healthy,
+    run_in_tempdir, stop_process, tail, wait_healthy,
 )  # fmt: skip
 
 TARGET_RATE = 500.0
@@ -555,20 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.subscribers < 1 or args.rate <= 0 or args.seconds <= 0 or args.writers < 1:
         parser.error("--subscribers, --rate, --seconds and --writers must be positive")
-    workdir = Path(tempfile.mkdtemp(prefix="livecast-chat-bench-"))
-    try:
-        return run(args, workdir)
-    except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_tempdir(run, args, prefix="livecast-chat-bench-")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -319,6 +320,25 @@ def stop_process(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGT
 
 
 # ------------------------------------------------------------------------------------------------------ main
+
+
+def run_in_tempdir(run: Callable[[argparse.Namespace, Path], int], args: argparse.Namespace, *, prefix: str) -> int:
+    """``run(args, workdir)`` in a fresh temporary directory (kept with ``--keep``); 1 on ``BenchError``,
+    130 on Ctrl-C. Shared by the benchmarks."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return run(args, workdir)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, workdir: Path) -> int:
@@ -610,20 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     if not Path("/proc/self/stat").exists():
         parser.error("needs Linux /proc")
 
-    workdir = Path(tempfile.mkdtemp(prefix="livecast-bench-"))
-    try:
-        return run(args, workdir)
-    except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_tempdir(run, args, prefix="livecast-bench-")
 
 
 if __name__ == "__main__":

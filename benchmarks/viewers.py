@@ -31,11 +31,9 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import deque
 from pathlib import Path
@@ -45,7 +43,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import (  # noqa: E402 - the ingest benchmark's process helpers
     SERVER_PROBLEM, BenchError, free_port, graphql, livecast_command, percentile, proc_cpu_seconds, stop_process, tail,
-    wait_healthy,
+    run_in_tempdir, wait_healthy,
 )  # fmt: skip
 
 TARGET_LAG = 10.0
@@ -319,17 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 3 * args.interval <= args.leave_after < args.silent_after < args.seconds - 20:
         parser.error("need 3 x interval <= --leave-after < --silent-after < --seconds - 20")
-    workdir = Path(tempfile.mkdtemp(prefix="livecast-viewers-"))
-    try:
-        return run(args, workdir)
-    except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_tempdir(run, args, prefix="livecast-viewers-")
 
 
 if __name__ == "__main__":
