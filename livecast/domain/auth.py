@@ -32,6 +32,13 @@ class Principal:
         return ADMIN in self.roles
 
 
+def require_actor(actor: Principal | None) -> Principal:
+    """The caller of a command, or ``Unauthenticated`` for an anonymous request."""
+    if actor is None:
+        raise Unauthenticated("sign in: send 'Authorization: Bearer <token>' (livecast token create)")
+    return actor
+
+
 def issue_token(*, user: User, key: str, ttl_seconds: int, now: datetime | None = None) -> str:
     issued = now or datetime.now(UTC)
     claims = {

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from livecast.domain import lifecycle, moderation
-from livecast.domain.auth import Principal
+from livecast.domain import lifecycle, moderation, streams
+from livecast.domain.auth import Principal, require_actor
 from livecast.domain.chat_models import ChatMessage, ChatRoom
 from livecast.domain.chat_text import blocked_word, clean_message, only_emoji
 from livecast.domain.community import check_chat_mode
@@ -80,8 +80,8 @@ async def writable_stream(actor: Principal | None, stream_id: str, *, what: str 
     Raises ``Unauthenticated``, ``NotFound``, ``InvalidState`` (stream over), ``Forbidden`` (disabled) or
     ``Banned`` (with ``until``).
     """
-    actor = moderation.signed_in(actor)
-    stream = await moderation.existing_stream(stream_id)
+    actor = require_actor(actor)
+    stream = await streams.existing_stream(stream_id)
     if stream.status in lifecycle.FINISHED:
         raise InvalidState(f"stream is {stream.status.value}; its {what} is closed", current_status=stream.status.value)
     privileged = await moderation.can_moderate(actor, stream)
@@ -140,9 +140,9 @@ async def _message(message_id: str) -> ChatMessage:
 
 async def delete_message(*, deps: Deps, actor: Principal | None, message_id: str) -> ChatMessageView:
     """Soft-delete: its author, a moderator, the owner or an admin. History keeps it without content."""
-    actor = moderation.signed_in(actor)
+    actor = require_actor(actor)
     message = await _message(message_id)
-    stream = await moderation.existing_stream(str(message.stream_id))
+    stream = await streams.existing_stream(str(message.stream_id))
     own = str(message.author_id) == actor.user_id
     if not own and not await moderation.can_moderate(actor, stream):
         raise Forbidden("only the author, a moderator, the owner or an admin may delete this message")
@@ -198,7 +198,7 @@ class ChatPage:
 async def history(*, stream_id: str, first: int = 50, after: int | None = None, before: int | None = None) -> ChatPage:
     """Messages in sequence order (newest last). ``after``/``before`` are sequences (exclusive); with
     neither, the latest ``first``; with ``before``, the ``first`` messages just older than it."""
-    await moderation.existing_stream(stream_id)
+    await streams.existing_stream(stream_id)
     if not 1 <= first <= PAGE_MAX:
         raise ValidationFailed(f"first must be between 1 and {PAGE_MAX}", field="first")
     query = ChatMessage.filter(stream_id=stream_id)

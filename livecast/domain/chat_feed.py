@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
-from livecast.domain import chat, moderation
+from livecast.domain import chat, streams
 from livecast.domain.bus import Gap
 from livecast.domain.chat_models import ChatRoom
 from livecast.domain.deps import Deps
@@ -125,13 +125,13 @@ async def batched(source: AsyncIterator[list[T]], window: float = BATCH_WINDOW, 
 async def chat_feed(*, deps: Deps, stream_id: str, after_sequence: int | None) -> AsyncIterator[list[ChatItem]]:
     """Batches of chat items for one subscriber: stored messages after ``after_sequence`` (none when
     ``None``: live only), then live messages, deletions and pins, in order. ``NotFound`` for a bad stream."""
-    stream = await moderation.existing_stream(stream_id)
+    stream = await streams.existing_stream(stream_id)
     async for items in batched(_chat_items(deps, str(stream.id), after_sequence)):
         yield items
 
 
 async def reaction_feed(*, deps: Deps, stream_id: str) -> AsyncIterator[list[ReactionPosted]]:
     """Batches of live reactions of a stream (reactions are not replayed)."""
-    stream = await moderation.existing_stream(stream_id)
+    stream = await streams.existing_stream(stream_id)
     async for items in batched(_reaction_items(deps, str(stream.id))):
         yield items

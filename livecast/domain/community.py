@@ -10,30 +10,17 @@ from datetime import UTC, datetime
 
 from tortoise.expressions import Q
 
-from livecast.domain.auth import Principal
+from livecast.domain.auth import Principal, require_actor
 from livecast.domain.chat_models import ChatMode, Follow, Membership
-from livecast.domain.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from livecast.domain.errors import Forbidden, ValidationFailed
 from livecast.domain.models import User
-from livecast.domain.users import get_user
-
-
-async def _channel(user_id: str) -> User:
-    user = await get_user(user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} does not exist")
-    return user
-
-
-def _signed_in(actor: Principal | None) -> Principal:
-    if actor is None:
-        raise Unauthenticated("sign in: send 'Authorization: Bearer <token>' (livecast token create)")
-    return actor
+from livecast.domain.users import existing_user
 
 
 async def follow(*, actor: Principal | None, channel_owner_id: str) -> User:
     """Follow a channel (idempotent). Raises ``ValidationFailed`` for one's own channel."""
-    actor = _signed_in(actor)
-    owner = await _channel(channel_owner_id)
+    actor = require_actor(actor)
+    owner = await existing_user(channel_owner_id)
     if str(owner.id) == actor.user_id:
         raise ValidationFailed("you cannot follow your own channel", field="userId")
     await Follow.bulk_create([Follow(follower_id=actor.user_id, channel_owner_id=owner.id)], ignore_conflicts=True)
@@ -41,8 +28,8 @@ async def follow(*, actor: Principal | None, channel_owner_id: str) -> User:
 
 
 async def unfollow(*, actor: Principal | None, channel_owner_id: str) -> User:
-    actor = _signed_in(actor)
-    owner = await _channel(channel_owner_id)
+    actor = require_actor(actor)
+    owner = await existing_user(channel_owner_id)
     await Follow.filter(follower_id=actor.user_id, channel_owner_id=owner.id).delete()
     return owner
 
@@ -51,21 +38,21 @@ async def set_membership(
     *, actor: Principal | None, channel_owner_id: str, member_id: str, expires_at: datetime | None
 ) -> User:
     """Make ``member_id`` a member of the channel until ``expires_at`` (``None``: no end). Owner or admin."""
-    actor = _signed_in(actor)
+    actor = require_actor(actor)
     if not (actor.is_admin or actor.user_id == channel_owner_id):
         raise Forbidden("only the channel's owner or an admin may grant membership")
-    member = await _channel(member_id)
-    await _channel(channel_owner_id)
+    member = await existing_user(member_id)
+    await existing_user(channel_owner_id)
     await Membership.filter(member_id=member.id, channel_owner_id=channel_owner_id).delete()
     await Membership.create(member_id=member.id, channel_owner_id=channel_owner_id, expires_at=expires_at)
     return member
 
 
 async def remove_membership(*, actor: Principal | None, channel_owner_id: str, member_id: str) -> User:
-    actor = _signed_in(actor)
+    actor = require_actor(actor)
     if not (actor.is_admin or actor.user_id == channel_owner_id):
         raise Forbidden("only the channel's owner or an admin may remove a member")
-    member = await _channel(member_id)
+    member = await existing_user(member_id)
     await Membership.filter(member_id=member.id, channel_owner_id=channel_owner_id).delete()
     return member
 

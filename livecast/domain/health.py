@@ -84,6 +84,10 @@ class HealthSample:
     packager_speed: float | None = None
     """Packager (ffmpeg) speed relative to real time (1.0: keeping up)."""
 
+    def measurements(self) -> dict[str, object]:
+        """Every measured figure by field name (all fields but ``status`` and ``sampled_at``)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__ if name not in ("status", "sampled_at")}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (status as its name, ``sampled_at`` as ISO 8601)."""
         data = asdict(self)

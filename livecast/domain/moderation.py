@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from livecast.domain import streams
-from livecast.domain.auth import Principal
+from livecast.domain.auth import Principal, require_actor
 from livecast.domain.chat_models import ChatBan, ChatMode, ChatRoom, ModerationLog, StreamModerator
 from livecast.domain.deps import Deps
-from livecast.domain.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from livecast.domain.errors import Forbidden, ValidationFailed
 from livecast.domain.events import MODERATION, ModerationAction, stream_channel
 from livecast.domain.models import Stream, User
-from livecast.domain.users import get_user
+from livecast.domain.users import existing_user
 
 SLOW_MODE_MAX = 3600
 """Seconds."""
@@ -36,19 +36,6 @@ async def chat_room(stream_id: str) -> ChatRoom:
     return room
 
 
-async def existing_stream(stream_id: str) -> Stream:
-    stream = await streams.get_stream(stream_id)
-    if stream is None:
-        raise NotFound(f"stream {stream_id} does not exist")
-    return stream
-
-
-def signed_in(actor: Principal | None) -> Principal:
-    if actor is None:
-        raise Unauthenticated("sign in: send 'Authorization: Bearer <token>' (livecast token create)")
-    return actor
-
-
 async def is_moderator(stream: Stream, user_id: str) -> bool:
     """Owner or moderator of ``stream`` (admins are checked from their token, see :func:`can_moderate`)."""
     if str(stream.owner_id) == user_id:
@@ -62,8 +49,8 @@ async def can_moderate(actor: Principal | None, stream: Stream) -> bool:
 
 async def moderated_stream(actor: Principal | None, stream_id: str) -> tuple[Principal, Stream]:
     """The stream, if ``actor`` may moderate it: ``Unauthenticated``, ``NotFound`` or ``Forbidden``."""
-    actor = signed_in(actor)
-    stream = await existing_stream(stream_id)
+    actor = require_actor(actor)
+    stream = await streams.existing_stream(stream_id)
     if not await can_moderate(actor, stream):
         raise Forbidden("only the stream's owner, its moderators or an admin may do this")
     return actor, stream
@@ -83,18 +70,11 @@ async def record(
     await deps.bus.publish([stream_channel(str(stream.id), MODERATION)], event)
 
 
-async def _target(user_id: str) -> User:
-    user = await get_user(user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} does not exist")
-    return user
-
-
 async def add_moderator(*, deps: Deps, actor: Principal | None, stream_id: str, user_id: str) -> User:
     """Grant ``user_id`` the moderator role in this stream (owner or admin only). Idempotent."""
     stream = await streams.managed_stream(actor, stream_id)
     assert actor is not None
-    user = await _target(user_id)
+    user = await existing_user(user_id)
     await StreamModerator.bulk_create([StreamModerator(stream_id=stream.id, user_id=user.id)], ignore_conflicts=True)
     await record(deps, stream=stream, actor=actor, action="ADD_MODERATOR", target_user_id=str(user.id))
     return user
@@ -104,7 +84,7 @@ async def remove_moderator(*, deps: Deps, actor: Principal | None, stream_id: st
     """Revoke the moderator role (owner or admin only)."""
     stream = await streams.managed_stream(actor, stream_id)
     assert actor is not None
-    user = await _target(user_id)
+    user = await existing_user(user_id)
     await StreamModerator.filter(stream_id=stream.id, user_id=user.id).delete()
     await record(deps, stream=stream, actor=actor, action="REMOVE_MODERATOR", target_user_id=str(user.id))
     return user
@@ -124,7 +104,7 @@ async def ban_user(
     previous ban. Raises ``ValidationFailed`` (``duration``) outside 1 s - 1 year.
     """
     actor, stream = await moderated_stream(actor, stream_id)
-    user = await _target(user_id)
+    user = await existing_user(user_id)
     if str(user.id) == str(stream.owner_id):
         raise Forbidden("the stream's owner cannot be banned from their own chat")
     owner_or_admin = actor.is_admin or actor.user_id == str(stream.owner_id)
@@ -142,7 +122,7 @@ async def ban_user(
 
 async def unban_user(*, deps: Deps, actor: Principal | None, stream_id: str, user_id: str) -> User:
     actor, stream = await moderated_stream(actor, stream_id)
-    user = await _target(user_id)
+    user = await existing_user(user_id)
     await ChatBan.filter(stream_id=stream.id, user_id=user.id).delete()
     await record(deps, stream=stream, actor=actor, action="UNBAN", target_user_id=str(user.id))
     return user
@@ -219,6 +199,6 @@ class ChatSettingsView:
 
 
 async def chat_settings(actor: Principal | None, stream_id: str, room: ChatRoom | None = None) -> ChatSettingsView:
-    stream = await existing_stream(stream_id)
+    stream = await streams.existing_stream(stream_id)
     room = room or (await rooms_by_stream_ids([str(stream.id)]))[0]
     return ChatSettingsView(room, stream.chat_enabled, stream.reactions_enabled, await can_moderate(actor, stream))

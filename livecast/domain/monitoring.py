@@ -124,12 +124,8 @@ def _columns(sample: HealthSample) -> dict[str, object]:
 
 def _event(stream_id: str, owner_id: str, s: HealthSample) -> HealthSampled:
     return HealthSampled(
-        stream_id=stream_id, owner_id=owner_id, status=s.status.value, at=s.sampled_at.isoformat(),
-        drift_ms=s.drift_ms, drift_deviation_ms=s.drift_deviation_ms, video_bitrate=s.video_bitrate,
-        audio_bitrate=s.audio_bitrate, frame_rate=s.frame_rate, width=s.width, height=s.height,
-        keyframe_interval=s.keyframe_interval, codec=s.codec, encoder=s.encoder, media_gap=s.media_gap,
-        dropped_frames=s.dropped_frames, packet_loss=s.packet_loss, rtt_ms=s.rtt_ms, packager_speed=s.packager_speed,
-    )  # fmt: skip
+        stream_id=stream_id, owner_id=owner_id, status=s.status.value, at=s.sampled_at.isoformat(), **s.measurements()
+    )
 
 
 async def _state_row(stream_id: str) -> StreamHealthState:

@@ -17,14 +17,13 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from livecast.domain import lifecycle, schedule
-from livecast.domain.auth import Principal
+from livecast.domain.auth import Principal, require_actor
 from livecast.domain.deps import Deps
 from livecast.domain.errors import (
     Forbidden,
     InvalidState,
     NotFound,
     ProviderFailed,
-    Unauthenticated,
     ValidationFailed,
 )
 from livecast.domain.models import LatencyMode, PlaybackPolicy, Stream, StreamStatus
@@ -65,12 +64,6 @@ def can_manage(actor: Principal | None, stream: Stream) -> bool:
     return actor is not None and (actor.is_admin or actor.user_id == str(stream.owner_id))
 
 
-def _require_actor(actor: Principal | None) -> Principal:
-    if actor is None:
-        raise Unauthenticated("sign in: send 'Authorization: Bearer <token>' (livecast token create)")
-    return actor
-
-
 async def get_stream(stream_id: str) -> Stream | None:
     """The stream with this id, or ``None`` (also for a malformed id)."""
     try:
@@ -80,12 +73,18 @@ async def get_stream(stream_id: str) -> Stream | None:
     return await Stream.get_or_none(id=stream_id)
 
 
-async def managed_stream(actor: Principal | None, stream_id: str) -> Stream:
-    """The stream, if ``actor`` is its owner or an admin: ``Unauthenticated``, ``NotFound`` or ``Forbidden``."""
-    actor = _require_actor(actor)
+async def existing_stream(stream_id: str) -> Stream:
+    """The stream with this id, or ``NotFound``."""
     stream = await get_stream(stream_id)
     if stream is None:
         raise NotFound(f"stream {stream_id} does not exist")
+    return stream
+
+
+async def managed_stream(actor: Principal | None, stream_id: str) -> Stream:
+    """The stream, if ``actor`` is its owner or an admin: ``Unauthenticated``, ``NotFound`` or ``Forbidden``."""
+    actor = require_actor(actor)
+    stream = await existing_stream(stream_id)
     if not can_manage(actor, stream):
         raise Forbidden("only the stream's owner or an admin may do this")
     return stream
@@ -93,7 +92,7 @@ async def managed_stream(actor: Principal | None, stream_id: str) -> Stream:
 
 async def create_stream(*, deps: Deps, actor: Principal | None, fields: StreamFields, provider: str = "local") -> Stream:
     """Create a ``SCHEDULED`` stream on ``provider`` owned by ``actor``."""
-    actor = _require_actor(actor)
+    actor = require_actor(actor)
     values = validate_fields(fields, creating=True)
     values.setdefault("latency_mode", LatencyMode.STANDARD)
     values.setdefault("playback_policy", PlaybackPolicy.PUBLIC)

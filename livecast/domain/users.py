@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from livecast.domain.errors import NotFound
 from livecast.domain.models import User
 
 
@@ -13,6 +14,14 @@ async def users_by_ids(ids: Sequence[str]) -> list[User | None]:
     valid = [i for i in ids if _is_uuid(i)]
     found = {str(u.id): u for u in await User.filter(id__in=valid)} if valid else {}
     return [found.get(i) for i in ids]
+
+
+async def existing_user(user_id: str) -> User:
+    """The user with this id, or ``NotFound``."""
+    user = await get_user(user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist")
+    return user
 
 
 async def get_user(user_id: str) -> User | None:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from livecast.domain import fanout, streams
 from livecast.domain.bus import Delivery, EventsMissed, Gap
-from livecast.domain.errors import NotFound, Unauthenticated
+from livecast.domain.errors import Unauthenticated
 from livecast.domain.events import (
     ALERTS,
     HEALTH,
@@ -23,7 +23,6 @@ from livecast.domain.events import (
     Event,
     HealthSampled,
     StreamReminder,
-    StreamStatusChanged,
     ViewerCountUpdated,
     owner_channel,
     stream_channel,
@@ -56,18 +55,11 @@ async def _changes(ctx: RequestContext, channel: str) -> AsyncIterator[fanout.St
                 yield item
 
 
-async def _existing(stream_id: str) -> Stream:
-    stream = await streams.get_stream(stream_id)
-    if stream is None:
-        raise NotFound(f"stream {stream_id} does not exist")
-    return stream
-
-
 async def status_changes(ctx: RequestContext, stream_id: str) -> AsyncIterator[Stream]:
     """The stream (as persisted, with the status of each change) every time its status changes.
 
     The stream is read once per change for all subscribers of this process (shared: never modify it)."""
-    await _existing(stream_id)
+    await streams.existing_stream(stream_id)
     async for change in _changes(ctx, stream_channel(stream_id, STATUS)):
         if change.stream is None:
             return  # deleted
@@ -82,13 +74,13 @@ async def live_directory_changes(ctx: RequestContext) -> AsyncIterator[Stream]:
 
 
 async def viewer_counts(ctx: RequestContext, stream_id: str) -> AsyncIterator[ViewerCountUpdated]:
-    await _existing(stream_id)
+    await streams.existing_stream(stream_id)
     async for event in _events(ctx, stream_channel(stream_id, VIEWERS), (ViewerCountUpdated,), Delivery.GAUGE):
         yield event  # type: ignore[misc]
 
 
 async def reminders(ctx: RequestContext, stream_id: str) -> AsyncIterator[StreamReminder]:
-    await _existing(stream_id)
+    await streams.existing_stream(stream_id)
     async for event in _events(ctx, stream_channel(stream_id, SCHEDULE), (StreamReminder,)):
         yield event  # type: ignore[misc]
 
