@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "livecast.domain.chat_models",
     "livecast.domain.health_models",
     "livecast.domain.viewer_models",
+    "livecast.domain.provider_models",
     "aerich.models",
 ]
 MIGRATIONS_ROOT = Path(__file__).resolve().parents[2] / "migrations"

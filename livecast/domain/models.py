@@ -101,6 +101,10 @@ class Stream(Model):
     """Concurrent viewers at the latest viewer count (every ~5 s while live; 0 once it is not live)."""
     peak_viewer_count = fields.IntField(default=0)
     """Highest ``viewer_count`` so far."""
+    viewer_count_source = fields.CharField(max_length=16, default="LIVECAST")
+    """Where ``viewer_count`` came from: ``LIVECAST`` (playback beacons) or ``MUX_DATA`` (Mux real-time API)."""
+    recording_playback_id = fields.CharField(max_length=128, null=True)
+    """Playback id of the recording (Mux asset) once ``video.asset.ready`` arrived."""
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -10,8 +10,10 @@ pipeline (keys and playback ids minted here, media served from the media directo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 
 class ProviderError(Exception):
@@ -85,10 +87,24 @@ class IngestEndpoints:
 
 @dataclass(frozen=True)
 class PlaybackInfo:
-    """Where players read the stream: an HLS (RFC 8216) multivariant or media playlist URL."""
+    """Where players read the stream: an HLS (RFC 8216) multivariant or media playlist URL.
+
+    For a ``SIGNED`` stream ``hls_url`` carries the token passed to :meth:`StreamProvider.playback` (without
+    one it is the bare URL, which the CDN / ``/hls/`` route refuses with 403). ``fallback`` is a second way to
+    watch when the primary one is unavailable (LiveKit: direct WebRTC viewing when egress failed).
+    """
 
     hls_url: str
     policy: str
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class PlaybackToken:
+    """A short-lived playback token (Mux: RS256 JWT, ``aud`` = ``v``; local: HS256 JWT checked by ``/hls/``)."""
+
+    token: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,46 @@ class SimulcastTarget:
     id: str
     url: str
     status: str
+
+
+@dataclass(frozen=True)
+class ProviderStreamState:
+    """What the provider says about a stream right now (Mux ``GET /video/v1/live-streams/{id}``).
+
+    ``status`` is ``IDLE | ACTIVE | DISABLED`` (Mux's live stream statuses, upper-cased).
+    """
+
+    provider_stream_id: str | None
+    status: str
+    stream_key: str
+    playback_id: str
+    simulcast_targets: tuple[SimulcastTarget, ...] = ()
+    recent_asset_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """A verified provider webhook event, provider-neutral enough for the domain to store and apply.
+
+    ``event_id`` is the provider's id (deduplication key); ``type`` the provider's event type as sent
+    (``video.live_stream.active``, ``participant_joined``); ``object_id`` what the event is about (a Mux live
+    stream id, a LiveKit room name); ``occurred_at`` the provider's timestamp (UTC); ``data`` the JSON body.
+    """
+
+    provider: str
+    event_id: str
+    type: str
+    object_id: str | None
+    occurred_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class WebhookRejected(Exception):
+    """A webhook delivery failed verification (missing header, bad signature, stale timestamp, altered body)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @runtime_checkable
@@ -118,10 +174,30 @@ class StreamProvider(Protocol):
     async def reset_stream_key(self, ref: StreamRef) -> str:
         """Mint a new stream key, invalidating the old one; returns the new key."""
 
+    async def get_stream(self, ref: StreamRef) -> ProviderStreamState:
+        """The provider's view of the stream (status, simulcast targets); ``ProviderNotFound`` if it is gone."""
+
+    async def set_enabled(self, ref: StreamRef, enabled: bool) -> None:
+        """Enable or disable ingest (Mux enable/disable: a disabled stream refuses encoders)."""
+
     def ingest_endpoints(self, ref: StreamRef) -> IngestEndpoints: ...
 
-    def playback(self, ref: StreamRef) -> PlaybackInfo: ...
+    def playback(self, ref: StreamRef, token: str | None = None) -> PlaybackInfo:
+        """Playback URLs; for a ``SIGNED`` stream pass a token from :meth:`sign_playback`."""
+
+    def sign_playback(self, ref: StreamRef, *, ttl_seconds: int) -> PlaybackToken:
+        """A playback token valid ``ttl_seconds``; ``ProviderRejected`` when signing is not configured."""
 
     async def add_simulcast_target(self, ref: StreamRef, *, url: str, stream_key: str) -> SimulcastTarget: ...
 
     async def remove_simulcast_target(self, ref: StreamRef, target_id: str) -> None: ...
+
+
+@runtime_checkable
+class WebhookSource(Protocol):
+    """A provider that sends webhooks: verifies a delivery and returns its event.
+
+    Raises :class:`WebhookRejected` for any delivery that does not verify (nothing is stored then).
+    """
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...

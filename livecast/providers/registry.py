@@ -9,6 +9,9 @@ from livecast.settings import Settings
 
 KNOWN: dict[str, str] = {
     "local": "livecast.providers.local.provider:LocalProvider",
+    "memory": "livecast.providers.memory:MemoryProvider",
+    "mux": "livecast.providers.mux:MuxProvider",
+    "livekit": "livecast.providers.livekit:LiveKitProvider",
 }
 """Provider name → ``module:Class``. The class is constructed with the ``Settings``."""
 
