@@ -157,6 +157,8 @@ class Settings(BaseSettings):
     mux_srt_url: str = "srt://global-live.mux.com:6001"
     mux_stream_url: str = "https://stream.mux.com"
     """Base of Mux HLS playback URLs: ``<mux_stream_url>/<playback id>.m3u8``."""
+    mux_stats_url: str = "https://stats.mux.com"
+    """Base of Mux's real-time stats endpoints (live stream health, viewer counts; signed-JWT access)."""
     mux_test_mode: bool = False
     """Create Mux live streams in test mode (free, watermarked, 5 minutes max, deleted after 24 h)."""
     mux_health_seconds: float = Field(10.0, ge=1)
