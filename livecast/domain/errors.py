@@ -13,6 +13,9 @@ class ErrorCode(str, Enum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     INVALID_STATE = "INVALID_STATE"
     PROVIDER_ERROR = "PROVIDER_ERROR"
+    """The media provider refused the request (bad input for it, quota, unsupported feature)."""
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    """The media provider could not be reached or kept failing after retries; try again later."""
     EVENTS_MISSED = "EVENTS_MISSED"
     """A subscription lost events (event bus outage): refetch, then subscribe again."""
     SLOW_CONSUMER = "SLOW_CONSUMER"
@@ -68,9 +71,26 @@ class InvalidState(DomainError):
 
 
 class ProviderFailed(DomainError):
-    """The media provider refused or could not be reached; nothing was changed."""
+    """The media provider refused the request; nothing was changed."""
 
     code = ErrorCode.PROVIDER_ERROR
+
+
+class ProviderDown(ProviderFailed):
+    """The media provider could not be reached (after retries); nothing was changed."""
+
+    code = ErrorCode.PROVIDER_UNAVAILABLE
+
+
+def provider_failure(message: str, error: Exception) -> ProviderFailed:
+    """``ProviderDown`` for a :class:`~livecast.providers.base.ProviderUnavailable`, else ``ProviderFailed``.
+
+    Use as ``raise provider_failure("could not ...", e) from e``; the provider's own message is appended.
+    """
+    from livecast.providers.base import ProviderUnavailable
+
+    detail = f"{message}: {getattr(error, 'message', error)}"
+    return ProviderDown(detail) if isinstance(error, ProviderUnavailable) else ProviderFailed(detail)
 
 
 class Banned(DomainError):

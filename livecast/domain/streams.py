@@ -1,7 +1,8 @@
 """Stream commands and queries: create, update, end, cancel, reset key, delete, read, list.
 
 Commands are keyword-only and take the caller (``actor``); only the owner or an admin may change a stream.
-Failures raise :mod:`livecast.domain.errors` types; provider failures become ``ProviderFailed``.
+Failures raise :mod:`livecast.domain.errors` types; provider failures become ``ProviderFailed``
+(``ProviderDown``, code ``PROVIDER_UNAVAILABLE``, when the provider could not be reached).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from livecast.domain.errors import (
     Forbidden,
     InvalidState,
     NotFound,
-    ProviderFailed,
     ValidationFailed,
+    provider_failure,
 )
 from livecast.domain.models import LatencyMode, PlaybackPolicy, Stream, StreamStatus
 from livecast.domain.validation import StreamFields, validate_fields
@@ -101,7 +102,7 @@ async def create_stream(*, deps: Deps, actor: Principal | None, fields: StreamFi
     try:
         provisioned = await adapter.create_stream(_spec(draft))
     except ProviderError as e:
-        raise ProviderFailed(f"could not create the stream on {provider}: {e.message}") from e
+        raise provider_failure(f"could not create the stream on {provider}", e) from e
     draft.provider_stream_id = provisioned.provider_stream_id
     draft.stream_key = provisioned.stream_key
     draft.stream_key_hash = key_hash(provisioned.stream_key)
@@ -132,7 +133,7 @@ async def update_stream(*, deps: Deps, actor: Principal | None, stream_id: str, 
         try:
             await _provider(deps, stream.provider).update_stream(stream_ref(stream), _spec(stream))
         except ProviderError as e:
-            raise ProviderFailed(f"the provider refused the update: {e.message}") from e
+            raise provider_failure("the provider refused the update", e) from e
     await stream.save(update_fields=[*values.keys(), "updated_at"])
     return stream
 
@@ -171,7 +172,7 @@ async def reset_stream_key(*, deps: Deps, actor: Principal | None, stream_id: st
     try:
         new_key = await _provider(deps, stream.provider).reset_stream_key(stream_ref(stream))
     except ProviderError as e:
-        raise ProviderFailed(f"the provider could not reset the key: {e.message}") from e
+        raise provider_failure("the provider could not reset the key", e) from e
     stream.stream_key, stream.stream_key_hash = new_key, key_hash(new_key)
     await stream.save(update_fields=["stream_key", "stream_key_hash", "updated_at"])
     return stream
@@ -185,7 +186,7 @@ async def delete_stream(*, deps: Deps, actor: Principal | None, stream_id: str) 
     try:
         await _provider(deps, stream.provider).delete_stream(stream_ref(stream))
     except ProviderError as e:
-        raise ProviderFailed(f"the provider could not delete the stream: {e.message}") from e
+        raise provider_failure("the provider could not delete the stream", e) from e
     async with in_transaction():
         await Stream.filter(id=stream.id).delete()
     return str(stream.id)

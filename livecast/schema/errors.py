@@ -48,9 +48,12 @@ class InvalidStateError(Error):
     current_status: StreamStatus
 
 
-@strawberry.type(description="The media provider refused or could not be reached; nothing changed.")
+@strawberry.type(
+    description="The media provider refused (`PROVIDER_ERROR`) or could not be reached after retries "
+    "(`PROVIDER_UNAVAILABLE`: try again later); nothing changed."
+)
 class ProviderError(Error):
-    pass
+    retryable: bool = strawberry.field(description="True for `PROVIDER_UNAVAILABLE`: the same request may work later.")
 
 
 @strawberry.type(description="Banned or timed out from this stream's chat and reactions.")
@@ -80,11 +83,12 @@ def to_error_type(e: domain.DomainError) -> Error:
         return SlowModeError(code=e.code, message=e.message, retry_after=e.retry_after)
     if isinstance(e, domain.RateLimited):
         return RateLimitedError(code=e.code, message=e.message, retry_after=e.retry_after)
+    if isinstance(e, domain.ProviderFailed):
+        return ProviderError(code=e.code, message=e.message, retryable=isinstance(e, domain.ProviderDown))
     by_code = {
         domain.ErrorCode.NOT_FOUND: NotFoundError,
         domain.ErrorCode.FORBIDDEN: ForbiddenError,
         domain.ErrorCode.UNAUTHENTICATED: UnauthenticatedError,
-        domain.ErrorCode.PROVIDER_ERROR: ProviderError,
     }
     return by_code[e.code](code=e.code, message=e.message)
 
