@@ -25,13 +25,15 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from livecast.domain import analytics
 from livecast.domain.auth import principal_from_header
-from livecast.domain.errors import DomainError, ErrorCode, NotFound, Unauthenticated
+from livecast.domain.errors import DomainError, ErrorCode, Forbidden, NotFound, Unauthenticated
+from livecast.domain.playback import PlaybackGate
 from livecast.domain.viewer_store import StoreUnavailable
 from livecast.domain.viewers import BEACON_PATH, MAX_BEACON_BYTES, Beacon
 from livecast.resolvers.context import RequestContext
 from livecast.runtime import Runtime, running
 from livecast.schema.root import build_schema
 from livecast.settings import Settings
+from livecast.webhook_routes import webhook_endpoint
 
 PLAYBACK_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 MEDIA_FILE = re.compile(r"^[A-Za-z0-9_.-]{1,80}\.(m3u8|ts|m4s|mp4)$")
@@ -114,6 +116,7 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
 
     graphql = LivecastGraphQL(settings)
     media_root = settings.hls_dir.resolve()
+    gate = PlaybackGate(lambda: settings.signing_key)  # SIGNED streams: ?token= on every playlist and segment
 
     async def hls(request: Request) -> Response:
         if request.method == "OPTIONS":
@@ -122,18 +125,22 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
         match = MEDIA_FILE.match(filename)
         if not PLAYBACK_ID.match(playback_id) or not match:
             return Response("not found", status_code=404, headers=CORS)
+        try:
+            access = await gate.check(playback_id, request.query_params.get("token"))
+        except Forbidden as e:
+            return Response(e.message, status_code=403, headers=CORS)
         path = media_root / playback_id / filename
         kind = match.group(1)
         if kind == "m3u8":  # read whole: ffmpeg replaces playlists by rename, never serve a torn one
             try:
-                body = path.read_bytes()
+                body = access.playlist(path.read_bytes())  # signed: the token added to its segment URIs
             except FileNotFoundError:
                 return Response("not found", status_code=404, headers=CORS)
-            headers = {**CORS, "Cache-Control": "no-cache"}
+            headers = {**CORS, "Cache-Control": "private, no-cache" if access.signed else "no-cache"}
             return Response(body, media_type=CONTENT_TYPES[kind], headers=headers)
         if not _is_file(path):
             return Response("not found", status_code=404, headers=CORS)
-        headers = {**CORS, "Cache-Control": "public, max-age=3600"}
+        headers = {**CORS, "Cache-Control": "private, max-age=3600" if access.signed else "public, max-age=3600"}
         return FileResponse(path, media_type=CONTENT_TYPES[kind], headers=headers)
 
     async def beacon(request: Request) -> Response:
@@ -191,6 +198,7 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
         Route("/healthz", healthz),
         Route(BEACON_PATH, beacon, methods=["POST", "OPTIONS"]),
         Route("/v1/streams/{stream_id}/analytics.csv", analytics_csv, methods=["GET"]),
+        Route("/webhooks/{provider}", webhook_endpoint(settings), methods=["POST"]),  # mux, livekit
     ]
     middleware = [
         Middleware(

@@ -136,7 +136,7 @@ def domain_deps(settings: Settings, bus: EventBus) -> Deps:
     )
     return Deps(
         bus=bus, providers=ProviderRegistry(settings), limits=limits, reaction_emojis=tuple(settings.reaction_emojis),
-        viewers=viewers,
+        viewers=viewers, playback_token_ttl_seconds=settings.playback_token_ttl_seconds,
     )  # fmt: skip
 
 

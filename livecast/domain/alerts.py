@@ -31,6 +31,8 @@ class AlertKind(str, Enum):
     PACKET_LOSS = "PACKET_LOSS"
     HIGH_RTT = "HIGH_RTT"
     KEYFRAME_INTERVAL = "KEYFRAME_INTERVAL"
+    EGRESS_FAILED = "EGRESS_FAILED"
+    """LiveKit egress to the paired HLS stream failed (``livecast.domain.broadcast_egress``); not a health finding."""
 
 
 SEVERITY: dict[AlertKind, AlertSeverity] = {
@@ -42,6 +44,7 @@ SEVERITY: dict[AlertKind, AlertSeverity] = {
     AlertKind.PACKET_LOSS: AlertSeverity.WARNING,
     AlertKind.HIGH_RTT: AlertSeverity.INFO,
     AlertKind.KEYFRAME_INTERVAL: AlertSeverity.INFO,
+    AlertKind.EGRESS_FAILED: AlertSeverity.CRITICAL,
 }
 
 

@@ -20,3 +20,5 @@ class Deps:
     """Allowed reaction emoji (``LIVECAST_REACTION_EMOJIS``); empty: the defaults of ``chat_text``."""
     viewers: Viewers = field(default_factory=Viewers)
     """Playback beacons and concurrent viewers (memory store by default; Redis with ``LIVECAST_VIEWERS_URL``)."""
+    playback_token_ttl_seconds: int = 3600
+    """Lifetime of a ``SIGNED`` stream's playback token, seconds (``LIVECAST_PLAYBACK_TOKEN_TTL_SECONDS``)."""

@@ -185,6 +185,18 @@ class ModerationAction(Event):
 
 
 @dataclass(frozen=True)
+class RecordingReady(Event):
+    """A stream's recording can be watched (Mux ``video.asset.ready``): HLS at the provider's playback URL of
+    ``playback_id``. Channels: stream and owner ``recording``."""
+
+    stream_id: str
+    owner_id: str
+    asset_id: str
+    playback_id: str
+    at: str
+
+
+@dataclass(frozen=True)
 class StreamReminder(Event):
     """A scheduled stream starts soon (``STARTS_SOON``, ~10 min before) or now (``STARTING``). Topic ``schedule``."""
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from livecast.domain import lifecycle, schedule
+from livecast.domain import broadcast, lifecycle, schedule
 from livecast.domain.auth import Principal, require_actor
 from livecast.domain.deps import Deps
 from livecast.domain.errors import (
@@ -109,6 +109,8 @@ async def create_stream(*, deps: Deps, actor: Principal | None, fields: StreamFi
     draft.playback_id = provisioned.playback_id
     draft.status = StreamStatus.SCHEDULED
     await draft.save()
+    if provider == broadcast.PROVIDER:  # a LiveKit room gets its paired HLS stream
+        await broadcast.pair(deps=deps, stream=draft)
     return draft
 
 
@@ -153,6 +155,8 @@ async def finish(*, deps: Deps, stream_id: str, reason: str, only_from: frozense
         await _provider(deps, stream.provider).complete_stream(stream_ref(stream))
     except ProviderError:  # the stream is ended for livecast either way; the provider idles it on its own
         pass
+    if stream.provider == broadcast.PROVIDER:  # egress stops, the room is deleted later
+        await broadcast.on_finished(deps=deps, stream=stream)
     return stream
 
 
@@ -187,6 +191,8 @@ async def delete_stream(*, deps: Deps, actor: Principal | None, stream_id: str) 
         await _provider(deps, stream.provider).delete_stream(stream_ref(stream))
     except ProviderError as e:
         raise provider_failure("the provider could not delete the stream", e) from e
+    if stream.provider == broadcast.PROVIDER:
+        await broadcast.release(deps=deps, stream=stream)
     async with in_transaction():
         await Stream.filter(id=stream.id).delete()
     return str(stream.id)

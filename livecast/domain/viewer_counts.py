@@ -17,6 +17,7 @@ from livecast.domain.deps import Deps
 from livecast.domain.events import VIEWERS, ViewerCountUpdated, owner_channel, stream_channel
 from livecast.domain.lifecycle import FINISHED
 from livecast.domain.models import Stream, StreamStatus
+from livecast.domain.provider_monitoring import ViewerCountSource
 from livecast.domain.viewer_models import ViewerSample, ViewerSession
 from livecast.domain.viewer_store import SessionState
 from livecast.domain.viewers import Viewers
@@ -48,9 +49,13 @@ async def refresh(*, deps: Deps, flush: bool = True) -> CountRun:
     viewers = deps.viewers
     at = datetime.fromtimestamp(viewers.clock(), UTC)
     run = CountRun()
-    live = await Stream.filter(status__in=COUNTED).values("id", "owner_id", "viewer_count", "peak_viewer_count")
+    live = await Stream.filter(status__in=COUNTED).values(
+        "id", "owner_id", "viewer_count", "peak_viewer_count", "viewer_count_source"
+    )
     samples: list[ViewerSample] = []
     for row in live:
+        if row["viewer_count_source"] != ViewerCountSource.LIVECAST.value:
+            continue  # counted by its provider's analytics (livecast.domain.provider_viewers)
         stream_id = str(row["id"])
         count = run.counts[stream_id] = await viewers.concurrent(stream_id)
         samples.append(ViewerSample(stream_id=stream_id, at=at, count=count))

@@ -10,7 +10,7 @@ pipeline (keys and playback ids minted here, media served from the media directo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -201,3 +201,50 @@ class WebhookSource(Protocol):
     """
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...
+
+
+@dataclass(frozen=True)
+class IngestHealth:
+    """Ingest health as a provider measures it (Mux "live stream health stats", updated every ~5 s).
+
+    ``status`` is ``EXCELLENT | GOOD | POOR | UNKNOWN`` (the provider's verdict, upper-cased; ``UNKNOWN``: no
+    recent data, e.g. the encoder is not connected). ``drift_avg_ms`` is the session average of the stream
+    drift (wall time minus media time since the encoder connected) and ``drift_deviation_ms`` the current drift
+    minus its ~30 s rolling average, both milliseconds, ``None`` when not reported. ``measured_at`` is the
+    provider's timestamp (UTC) or ``None``.
+    """
+
+    status: str
+    drift_avg_ms: float | None = None
+    drift_deviation_ms: float | None = None
+    measured_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ViewerCounts:
+    """Concurrent viewers per provider stream id, from the provider's analytics (Mux Data real-time).
+
+    ``counts`` holds the streams whose count is known; ``errors`` why the others are not (a stream is in one
+    of the two). Counts are distinct viewers playing now (the provider's definition of CCV).
+    """
+
+    counts: Mapping[str, int] = field(default_factory=dict)
+    errors: Mapping[str, ProviderError] = field(default_factory=dict)
+
+
+@runtime_checkable
+class HealthSource(Protocol):
+    """A provider that measures the ingest health of its streams itself (Mux)."""
+
+    async def live_health(self, ref: StreamRef) -> IngestHealth:
+        """The stream's ingest health now. Raises ``ProviderRejected`` when health access is not configured,
+        ``ProviderNotFound``, or ``ProviderUnavailable``."""
+
+
+@runtime_checkable
+class ViewerSource(Protocol):
+    """A provider that counts the concurrent viewers of its streams (Mux Data)."""
+
+    async def current_viewers(self, refs: Sequence[StreamRef]) -> ViewerCounts:
+        """Concurrent viewers of ``refs`` (keyed by ``provider_stream_id``); failures per stream are in
+        ``ViewerCounts.errors``, never raised."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from livecast.domain import models
+from livecast.domain import models, provider_monitoring
 
 StreamStatus = strawberry.enum(
     models.StreamStatus,
@@ -23,3 +23,8 @@ HealthStatus = strawberry.enum(
 )
 AlertSeverity = strawberry.enum(models.AlertSeverity, name="AlertSeverity")
 ReminderKind = strawberry.enum(models.ReminderKind, name="ReminderKind")
+ViewerCountSource = strawberry.enum(
+    provider_monitoring.ViewerCountSource,
+    name="ViewerCountSource",
+    description="MUX_DATA: Mux Data's real-time concurrent viewers. LIVECAST: livecast's own playback beacons.",
+)

@@ -10,15 +10,21 @@ from strawberry.tools import merge_types
 
 from livecast.schema.analytics import AnalyticsQuery
 from livecast.schema.execution import LivecastExecutor, LivecastMaskErrors
+from livecast.schema.broadcast import BroadcastMutation
 from livecast.schema.chat import ChatMutation, ChatQuery, ChatSubscription
 from livecast.schema.health import HealthMutation, HealthQuery
 from livecast.schema.moderation import ModerationMutation, ModerationQuery
+from livecast.schema.playback import PlaybackMutation
 from livecast.schema.realtime import RealtimeSubscription
+from livecast.schema.simulcast import SimulcastMutation
 from livecast.schema.streams import StreamMutation, StreamQuery
 from livecast.schema.users import UserQuery
 
 Query = merge_types("Query", (StreamQuery, UserQuery, ChatQuery, ModerationQuery, HealthQuery, AnalyticsQuery))
-Mutation = merge_types("Mutation", (StreamMutation, ChatMutation, ModerationMutation, HealthMutation))
+Mutation = merge_types(
+    "Mutation",
+    (StreamMutation, ChatMutation, ModerationMutation, HealthMutation, PlaybackMutation, SimulcastMutation, BroadcastMutation),
+)
 Subscription = merge_types("Subscription", (RealtimeSubscription, ChatSubscription))
 
 

@@ -10,12 +10,14 @@ import strawberry
 from livecast.domain import models
 from livecast.domain.errors import DomainError
 from livecast.domain.validation import UNSET, StreamFields
+from livecast.resolvers import broadcast as resolve_broadcast
 from livecast.resolvers import chat as resolve_chat
 from livecast.resolvers import health as resolve_health
+from livecast.resolvers import simulcast as resolve_simulcast
 from livecast.resolvers import streams as resolve
 from livecast.schema.chat import ChatMessage
 from livecast.schema.context import Info
-from livecast.schema.enums import LatencyMode, PlaybackPolicy, StreamStatus
+from livecast.schema.enums import LatencyMode, PlaybackPolicy, StreamStatus, ViewerCountSource
 from livecast.schema.errors import (
     ForbiddenError,
     InvalidStateError,
@@ -28,6 +30,7 @@ from livecast.schema.errors import (
 from livecast.schema.health import AlertThresholds, HealthSample
 from livecast.schema.moderation import ChatSettings, resolve_settings
 from livecast.schema.results import as_result
+from livecast.schema.simulcast import SimulcastTarget
 from livecast.schema.users import User
 
 
@@ -40,10 +43,18 @@ class Ingest:
 
 @strawberry.type(description="Where players read the stream.")
 class Playback:
-    hls_url: str = strawberry.field(description="HLS playlist URL (RFC 8216), `.m3u8`.")
+    hls_url: str = strawberry.field(
+        description="HLS playlist URL (RFC 8216), `.m3u8`. A SIGNED stream refuses it bare (HTTP 403): play "
+        "`createPlaybackToken`'s `hlsUrl` instead."
+    )
     policy: PlaybackPolicy
     beacon_url: str = strawberry.field(
         description="POST playback beacons here every ~5 s while the player is open (JSON; see the README)."
+    )
+    fallback: str | None = strawberry.field(
+        default=None,
+        description="A second way to watch while `hlsUrl` is unavailable; LiveKit streams whose egress failed: "
+        "`<LiveKit wss URL>?room=<room>`, join it with `createViewerToken` (WebRTC). Null otherwise.",
     )
 
 
@@ -72,6 +83,9 @@ class Stream:
     ended_at: datetime | None
     viewer_count: int = strawberry.field(description="Concurrent viewers at the latest count (every ~5 s while live).")
     peak_viewer_count: int
+    viewer_count_source: ViewerCountSource = strawberry.field(
+        description="Where `viewerCount` comes from: Mux Data's real-time API, or livecast's playback beacons."
+    )
     created_at: datetime
     updated_at: datetime
     model: strawberry.Private[models.Stream]
@@ -96,6 +110,7 @@ class Stream:
             ended_at=m.ended_at,
             viewer_count=m.viewer_count,
             peak_viewer_count=m.peak_viewer_count,
+            viewer_count_source=ViewerCountSource(m.viewer_count_source),
             created_at=m.created_at,
             updated_at=m.updated_at,
             model=m,
@@ -158,11 +173,19 @@ class Stream:
         state = await resolve_health.health_state(info.context, self.model)
         return AlertThresholds.of(state.thresholds) if state is not None else None
 
+    @strawberry.field(description="Restream destinations (owner or admin; empty for others). Never their keys.")
+    async def simulcast_targets(self, info: Info) -> list[SimulcastTarget]:
+        return [SimulcastTarget.of(t) for t in await resolve_simulcast.targets(info.context, self.model)]
+
     @strawberry.field
-    def playback(self, info: Info) -> Playback:
-        p = resolve.playback(info.context, self.model)
+    async def playback(self, info: Info) -> Playback:
+        if self.model.provider == resolve_broadcast.PROVIDER:  # HLS of the paired stream, WebRTC fallback
+            p = await resolve_broadcast.playback(info.context, self.model)
+        else:
+            p = resolve.playback(info.context, self.model)
         return Playback(
-            hls_url=p.hls_url, policy=models.PlaybackPolicy(p.policy), beacon_url=resolve.beacon_url(info.context)
+            hls_url=p.hls_url, policy=models.PlaybackPolicy(p.policy), beacon_url=resolve.beacon_url(info.context),
+            fallback=p.fallback,
         )
 
 

@@ -28,8 +28,10 @@ from taskiq.receiver import Receiver
 from taskiq_redis import ListQueueBroker
 
 from livecast.domain.deps import Deps
+from livecast.domain.provider_monitoring import ProviderHealthPoller
+from livecast.domain.webhooks import StreamLocks
 from livecast.settings import ConfigurationError, Settings
-from livecast.workers import health, lifecycle, schedule, viewers
+from livecast.workers import health, lifecycle, livekit, mux, schedule, viewers, webhooks
 from livecast.workers.journal import Journal, RedisJournal
 from livecast.workers.scheduler import Claims, LocalClaims, Periodic, RedisClaims, tick
 
@@ -110,18 +112,32 @@ def create_jobs(settings: Settings, deps: Deps) -> Jobs:
         broker = InMemoryBroker(max_async_tasks=settings.worker_concurrency)
         claims, journal = LocalClaims(), Journal(worker)
     broker.add_middlewares(journal)
-    broker.add_dependency_context({Deps: deps, Settings: settings})
+    broker.add_dependency_context(
+        {Deps: deps, Settings: settings, ProviderHealthPoller: ProviderHealthPoller(deps.bus, provider="mux")}
+    )
+    broker.add_dependency_context({StreamLocks: StreamLocks()})  # webhook inbox: one applier per stream
     max_duration = broker.register_task(lifecycle.end_over_max_duration, task_name=lifecycle.MAX_DURATION)
     check = broker.register_task(schedule.check, task_name=schedule.CHECK)
     broker.register_task(schedule.remind, task_name=schedule.REMIND)
     broker.register_task(schedule.cancel_unstarted, task_name=schedule.CANCEL)
     purge = broker.register_task(health.purge_samples, task_name=health.PURGE)
     count_viewers = broker.register_task(viewers.count_viewers, task_name=viewers.COUNT)
+    livekit_check = broker.register_task(livekit.check_broadcasts, task_name=livekit.CHECK)
+    mux_health = broker.register_task(mux.poll_health, task_name=mux.HEALTH)
+    mux_viewers = broker.register_task(mux.count_viewers, task_name=mux.VIEWERS)
+    broker.register_task(webhooks.apply_stream, task_name=webhooks.APPLY)
+    webhook_sweep = broker.register_task(webhooks.sweep, task_name=webhooks.SWEEP)
+    livekit_reconcile = broker.register_task(webhooks.reconcile_livekit, task_name=webhooks.RECONCILE)
     periodic = [
         Periodic(lifecycle.MAX_DURATION, max_duration, settings.lifecycle_check_seconds),
         Periodic(schedule.CHECK, check, settings.schedule_check_seconds),
         Periodic(health.PURGE, purge, settings.health_purge_seconds),
         Periodic(viewers.COUNT, count_viewers, settings.viewer_count_seconds),
+        Periodic(livekit.CHECK, livekit_check, settings.lifecycle_check_seconds),
+        Periodic(mux.HEALTH, mux_health, settings.mux_health_seconds),
+        Periodic(mux.VIEWERS, mux_viewers, settings.mux_viewers_seconds),
+        Periodic(webhooks.SWEEP, webhook_sweep, settings.lifecycle_check_seconds),
+        Periodic(webhooks.RECONCILE, livekit_reconcile, webhooks.RECONCILE_SECONDS),
     ]
     return Jobs(broker=broker, periodic=periodic, claims=claims, journal=journal, redis=redis)
 

@@ -1,0 +1,42 @@
+"""Signed playback: the ``createPlaybackToken`` mutation and its ``PlaybackToken`` type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from livecast.domain.playback import IssuedToken
+from livecast.resolvers import playback as resolve
+from livecast.schema.context import Info
+from livecast.schema.errors import NotFoundError, ProviderError, UnauthenticatedError, ValidationError
+from livecast.schema.results import as_result
+
+
+@strawberry.type(description="A short-lived token to watch a SIGNED stream. Play `hlsUrl` as is; ask again before "
+                             "`expiresAt` (a live player reloads the playlist with the same URL, which then fails).")
+class PlaybackToken:
+    token: str = strawberry.field(description="The signed token (a JWT: local HS256, Mux RS256).")
+    expires_at: datetime = strawberry.field(description="When the token stops working (UTC).")
+    hls_url: str = strawberry.field(description="The stream's HLS playlist URL (RFC 8216) carrying the token.")
+
+    @classmethod
+    def of(cls, issued: IssuedToken) -> PlaybackToken:
+        return cls(token=issued.token, expires_at=issued.expires_at, hls_url=issued.hls_url)
+
+
+PlaybackTokenResult = Annotated[
+    PlaybackToken | ValidationError | NotFoundError | UnauthenticatedError | ProviderError,
+    strawberry.union("PlaybackTokenResult"),
+]
+
+
+@strawberry.type
+class PlaybackMutation:
+    @strawberry.mutation(
+        description="A playback token for a SIGNED stream; any signed-in user may watch (UNAUTHENTICATED otherwise). "
+        "A PUBLIC stream needs none (VALIDATION, field `streamId`). Lifetime: LIVECAST_PLAYBACK_TOKEN_TTL_SECONDS."
+    )
+    async def create_playback_token(self, info: Info, stream_id: strawberry.ID) -> PlaybackTokenResult:
+        return await as_result(resolve.create_playback_token(info.context, str(stream_id)), PlaybackToken.of)

@@ -1,0 +1,71 @@
+"""Pieces of the Mux emulator: Mux-shaped ids and error bodies, fault injection (ASGI), a test RSA key pair."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import string
+from typing import Any, Protocol
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+ALNUM = string.ascii_letters + string.digits
+
+
+class FaultSource(Protocol):
+    _hanging: Any
+    _failures: list[int]
+    failures_served: int
+
+
+def mux_id(length: int = 36) -> str:
+    """An id shaped like Mux's (alphanumeric, e.g. ``ZXp9tA2vF00ZCNn01u02NbtV2OE02x3zbOLt``)."""
+    return "".join(secrets.choice(ALNUM) for _ in range(length))
+
+
+def mux_error(status: int, kind: str, *messages: str) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "messages": list(messages)}}, status_code=status)
+
+
+def find(items: list[dict[str, Any]], item_id: str) -> dict[str, Any]:
+    for item in items:
+        if item["id"] == item_id:
+            return item
+    raise LookupError(item_id)
+
+
+class Faults:
+    """ASGI wrapper applying the emulator's injected failures and hangs to every HTTP request."""
+
+    def __init__(self, emulator: FaultSource, app: ASGIApp) -> None:
+        self.emulator, self.inner = emulator, app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            hanging = self.emulator._hanging
+            if hanging is not None:
+                await hanging.wait()
+            if self.emulator._failures:
+                status = self.emulator._failures.pop(0)
+                self.emulator.failures_served += 1
+                kind = "rate_limit_exceeded" if status == 429 else "server_error"
+                await mux_error(status, kind, f"injected failure ({status})")(scope, receive, send)
+                return
+        await self.inner(scope, receive, send)
+
+
+@functools.cache
+def rsa_key_pair() -> tuple[str, str]:
+    """One RSA-2048 key pair per test process: (private PEM, public PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
