@@ -42,12 +42,13 @@ class DomainIngestHooks:
 
     async def authorize(self, stream_key: str) -> PublishGrant:
         try:
-            stream = await encoder.authorize_publish(stream_key=stream_key)
+            target = await encoder.authorize_ingest(stream_key=stream_key)
         except NotFound as e:
             raise PublishRefused("unknown stream key") from e
         except InvalidState as e:
             raise PublishRefused(f"stream is {e.current_status}; create a new stream") from e
-        return PublishGrant(stream_id=str(stream.id), playback_id=stream.playback_id)
+        stream_id, lifecycle_too = str(target.stream.id), target.drives_lifecycle
+        return PublishGrant(stream_id=stream_id, playback_id=target.playback_id, drives_lifecycle=lifecycle_too)
 
     async def connected(self, stream_id: str) -> None:
         try:

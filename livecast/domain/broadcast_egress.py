@@ -1,7 +1,9 @@
 """RTMP egress of a LiveKit broadcast: start it towards the paired stream, stop it, record its failure.
 
 The egress pushes the room (RoomComposite, layout and encoding from ``LIVECAST_LIVEKIT_EGRESS_*``) to the paired
-stream's ingest: ``<paired rtmp_url>/<paired stream key>`` (Mux: ``rtmps://global-live.mux.com:443/app/<key>``).
+stream's ingest: ``<paired rtmp_url>/<paired stream key>`` (Mux: ``rtmps://global-live.mux.com:443/app/<key>``;
+local: livecast's own RTMP ingest, which accepts the paired key via :func:`egress_publish`, writes HLS under the
+paired playback id and leaves the stream's lifecycle to the room's participants).
 A failure (refused start, or ``egress_ended`` with ``EGRESS_FAILED``) marks the broadcast ``FAILED``, so the
 stream's playback offers the WebRTC fallback, and raises an ``EGRESS_FAILED`` alert (CRITICAL) once.
 A ``ProviderUnavailable`` leaves the state as it was: the periodic check tries again at its next run.
@@ -9,12 +11,15 @@ A ``ProviderUnavailable`` leaves the state as it was: the periodic check tries a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from datetime import UTC, datetime
 
 from livecast.domain import lifecycle
 from livecast.domain.alerts import SEVERITY, AlertKind
 from livecast.domain.deps import Deps
+from livecast.domain.errors import InvalidState, NotFound
 from livecast.domain.events import ALERTS, AlertRaised, owner_channel, stream_channel
 from livecast.domain.health_models import StreamAlert
 from livecast.domain.models import Stream
@@ -25,6 +30,7 @@ from livecast.providers.livekit.ports import EgressState, RoomProvider
 logger = logging.getLogger(__name__)
 
 PROVIDER = "livekit"
+LOCAL = "local"
 RUNNING = frozenset({EgressStatus.STARTING, EgressStatus.ACTIVE})
 
 
@@ -42,6 +48,29 @@ def paired_ref(broadcast: Broadcast, policy: str) -> StreamRef:
         provider_stream_id=broadcast.paired_stream_id, stream_key=broadcast.paired_stream_key,
         playback_id=broadcast.paired_playback_id, playback_policy=policy,
     )  # fmt: skip
+
+
+async def egress_publish(*, stream_key: str) -> tuple[Broadcast, Stream]:
+    """The broadcast (paired with ``local``) and its ``livekit`` stream whose egress publishes ``stream_key``
+    to the local ingest. Raises ``NotFound`` for a key no such broadcast has, ``InvalidState`` (with the
+    stream's status) when that stream is over.
+
+    No column holds a hash of paired keys, and the key must not be a lookup value (an index or ``WHERE`` on a
+    secret leaks timing and lands in query logs). So the candidates are the broadcasts paired with the local
+    pipeline whose room still exists (a handful: live or just ended), and the key's SHA-256 is compared with
+    each of theirs in constant time, all of them, without stopping at a match.
+    """
+    wanted = hashlib.sha256(stream_key.encode()).digest()
+    found = None
+    for candidate in await Broadcast.filter(paired_provider=LOCAL, room_deleted_at__isnull=True):
+        if hmac.compare_digest(hashlib.sha256(candidate.paired_stream_key.encode()).digest(), wanted):
+            found = candidate
+    if found is None:
+        raise NotFound("unknown stream key")
+    stream = await Stream.get(id=found.stream_id)
+    if stream.status in lifecycle.FINISHED:
+        raise InvalidState(f"stream is {stream.status.value}", current_status=stream.status.value)
+    return found, stream
 
 
 def egress_urls(deps: Deps, broadcast: Broadcast) -> list[str]:

@@ -6,9 +6,10 @@ They are the same lifecycle moves a person makes through GraphQL; see :mod:`live
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from livecast.domain import lifecycle
+from livecast.domain import broadcast_egress, lifecycle
 from livecast.domain.deps import Deps
 from livecast.domain.errors import InvalidState, NotFound
 from livecast.domain.models import Stream, StreamStatus
@@ -31,6 +32,31 @@ async def authorize_publish(*, stream_key: str, provider: str = "local") -> Stre
     if stream.status in lifecycle.FINISHED:
         raise InvalidState(f"stream is {stream.status.value}", current_status=stream.status.value)
     return stream
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    """What an accepted publish feeds: ``stream`` (its lifecycle, health), HLS under ``/hls/<playback_id>/``.
+
+    ``drives_lifecycle`` is ``False`` for a LiveKit broadcast's egress: the room's participants drive that
+    stream (``livecast.domain.broadcast``); the publish only carries its HLS media."""
+
+    stream: Stream
+    playback_id: str
+    drives_lifecycle: bool = True
+
+
+async def authorize_ingest(*, stream_key: str) -> PublishTarget:
+    """What the local ingest may accept for ``stream_key``: a ``local`` stream's key (see
+    :func:`authorize_publish`), or the paired key of a ``livekit`` stream paired with the local pipeline (its
+    RTMP egress; see :func:`livecast.domain.broadcast_egress.egress_publish`). Raises ``NotFound`` for an
+    unknown key and ``InvalidState`` for a stream that is over."""
+    try:
+        stream = await authorize_publish(stream_key=stream_key)
+    except NotFound:
+        broadcast, stream = await broadcast_egress.egress_publish(stream_key=stream_key)
+        return PublishTarget(stream=stream, playback_id=broadcast.paired_playback_id, drives_lifecycle=False)
+    return PublishTarget(stream=stream, playback_id=stream.playback_id)
 
 
 async def encoder_connected(*, deps: Deps, stream_id: str) -> Stream:

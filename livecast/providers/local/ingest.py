@@ -27,8 +27,15 @@ PUBLISH_CLOSE_COMMANDS = frozenset({"deleteStream", "closeStream", "FCUnpublish"
 
 @dataclass(frozen=True)
 class PublishGrant:
+    """An accepted publish: media of ``stream_id`` written as HLS under ``<media_dir>/<playback_id>/``.
+
+    ``drives_lifecycle=False`` (a LiveKit broadcast's egress): the ``connected``, ``media_ready``,
+    ``disconnected`` and ``window_expired`` hooks are not called for it (health and ``publish_stopped`` are);
+    the session stays until the stream ends (:meth:`RTMPIngest.end_stream`), ready for the next egress."""
+
     stream_id: str
     playback_id: str
+    drives_lifecycle: bool = True
 
 
 class PublishRefused(Exception):
@@ -160,7 +167,8 @@ class RTMPIngest:
             session = self.sessions.get(grant.stream_id)
             if session is not None and (session.publisher is not None or session.ending):
                 raise PublishRefused("this stream already has a publisher")
-            await self.hooks.connected(grant.stream_id)
+            if grant.drives_lifecycle:
+                await self.hooks.connected(grant.stream_id)
         except PublishRefused as refused:
             logger.info("RTMP publish refused: %s", refused.reason)
             await _send(writer, rtmp.on_status("error", "NetStream.Publish.BadName", refused.reason, msg_stream_id))
@@ -170,6 +178,7 @@ class RTMPIngest:
                 stream_id=grant.stream_id,
                 out_dir=self.config.media_dir / grant.playback_id,
                 make_pipeline=self._make_pipeline,
+                drives_lifecycle=grant.drives_lifecycle,
             )
             self.sessions[grant.stream_id] = session
         await self._publish(session, chunks, writer, msg_stream_id)
@@ -211,7 +220,7 @@ class RTMPIngest:
                     session.window_task = None
                 session.publisher = writer
                 await session.begin_publish(
-                    lambda: self.hooks.media_ready(stream_id),
+                    (lambda: self.hooks.media_ready(stream_id)) if session.drives_lifecycle else _media_only,
                     observer=self.hooks.media_observer(stream_id),
                     on_health=lambda observer: self.hooks.health_due(stream_id, observer),
                     health_seconds=self.config.health_seconds,
@@ -255,6 +264,8 @@ class RTMPIngest:
             await session.end_publish()
             logger.info("stream %s: encoder disconnected", session.stream_id)
             await self._stopped(session.stream_id, stream_over=False)
+            if not session.drives_lifecycle:  # egress: the room's participants decide what the stream does
+                return
             try:
                 window = await self.hooks.disconnected(session.stream_id)
             except Exception:
@@ -273,6 +284,10 @@ class RTMPIngest:
             await self.hooks.window_expired(session.stream_id)
         finally:
             await self.end_stream(session.stream_id)
+
+
+async def _media_only() -> None:
+    """A media-only publish's first segment: nothing to tell the domain."""
 
 
 async def _send(writer: asyncio.StreamWriter, *messages: rtmp.Message, chunk_size: int = rtmp.SERVER_CHUNK_SIZE) -> None:

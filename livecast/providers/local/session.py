@@ -63,12 +63,17 @@ HealthHook = Callable[[MediaObserver], Awaitable[None]]
 
 
 class StreamSession:
-    """Media state of one stream in this ingest process (keyed by stream id)."""
+    """Media state of one stream in this ingest process (keyed by stream id).
+
+    ``drives_lifecycle=False``: the publish only carries media (a LiveKit broadcast's egress); the ingest
+    then tells the domain nothing about connects, first segments and disconnects (health samples still go)."""
 
     def __init__(
-        self, *, stream_id: str, out_dir: Path, make_pipeline: Callable[[Path], HlsPipeline]
+        self, *, stream_id: str, out_dir: Path, make_pipeline: Callable[[Path], HlsPipeline],
+        drives_lifecycle: bool = True,
     ) -> None:
         self.stream_id = stream_id
+        self.drives_lifecycle = drives_lifecycle
         self.out_dir = out_dir
         self._make_pipeline = make_pipeline
         self.pipeline: HlsPipeline | None = None
