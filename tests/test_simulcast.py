@@ -166,9 +166,10 @@ async def test_stream_commands_reach_mux(server: Server, emulator: MuxEmulator) 
     changed = await gql_http(server.graphql_http, update, {"id": sid, "input": {"latencyMode": "LOW", "reconnectWindow": 10}}, token)
     assert changed["updateStream"]["latencyMode"] == "LOW"
     assert (mux_stream["latency_mode"], mux_stream["reconnect_window"]) == ("low", 10)
-    refused = await gql_http(server.graphql_http, update, {"id": sid, "input": {"playbackPolicy": "SIGNED"}}, token)
-    assert refused["updateStream"]["code"] == "PROVIDER_ERROR"
-    assert (await Stream.get(id=sid)).playback_policy.value == "PUBLIC"
+    signed = await gql_http(server.graphql_http, update, {"id": sid, "input": {"playbackPolicy": "SIGNED"}}, token)
+    assert signed["updateStream"]["playback"]["policy"] == "SIGNED"  # a new playback id (test_mux_playback_ids.py)
+    assert [p["policy"] for p in mux_stream["playback_ids"]] == ["signed"]
+    assert (await Stream.get(id=sid)).playback_id == mux_stream["playback_ids"][0]["id"]
     reset = f"mutation($id: ID!) {{ resetStreamKey(id: $id) {{ {RESULT_FIELDS} }} }}"
     new_key = (await gql_http(server.graphql_http, reset, {"id": sid}, token))["resetStreamKey"]["ingest"]["streamKey"]
     assert new_key == mux_stream["stream_key"]

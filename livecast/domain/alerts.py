@@ -4,8 +4,9 @@ A :class:`~livecast.domain.health.HealthSample` (from the local ingest or any pr
 stream's :class:`AlertThresholds` by :func:`evaluate`: one finding (kind, severity, a message a broadcaster
 understands) per condition that holds. :class:`Hysteresis` then raises an alert of a kind only after its
 condition held for ``raise_after`` consecutive samples, and clears it only after ``clear_after`` consecutive
-samples without it, so a single bad (or good) sample never makes an alert flap. Storing and publishing the
-alerts is :mod:`livecast.domain.monitoring`'s job; this module is pure.
+samples without it, so a single bad (or good) sample never makes an alert flap. Its counts are plain data
+(:meth:`Hysteresis.counts` / :meth:`Hysteresis.restore`), so every process sampling a stream can share them.
+Storing and publishing the alerts is :mod:`livecast.domain.monitoring`'s job; this module is pure.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class AlertKind(str, Enum):
     EGRESS_FAILED = "EGRESS_FAILED"
     """LiveKit egress to the paired HLS stream failed (``livecast.domain.broadcast_egress``); not a health finding."""
 
+
+HEALTH_KINDS: tuple[AlertKind, ...] = tuple(k for k in AlertKind if k is not AlertKind.EGRESS_FAILED)
+"""The kinds :func:`evaluate` can find, i.e. the ones the hysteresis raises and clears (``EGRESS_FAILED`` is
+raised by the egress code and cleared when the stream is over)."""
 
 SEVERITY: dict[AlertKind, AlertSeverity] = {
     AlertKind.NO_MEDIA: AlertSeverity.CRITICAL,
@@ -201,18 +206,41 @@ class _KindState:
 
 @dataclass
 class Hysteresis:
-    """Consecutive bad/good sample counts per alert kind of one stream, and its active alerts.
+    """Consecutive bad/good sample counts per alert kind of one stream (the :data:`HEALTH_KINDS`), and its
+    active alerts.
 
     Feed it every sample's findings with :meth:`step`; it says which alerts to raise and which to clear.
     Start it with the stream's stored active alerts (``active``: kind → alert id) so that alerts raised
-    before (another process, a reconnect) are still cleared.
+    before (another process, a reconnect) are still cleared, and with stored counts (:meth:`restore`) to
+    continue where another process left off.
     """
 
     active: dict[AlertKind, str] = field(default_factory=dict)
     _states: dict[AlertKind, _KindState] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self._states = {kind: _KindState(alert_id=self.active.get(kind)) for kind in AlertKind}
+        self._states = {kind: _KindState(alert_id=self.active.get(kind)) for kind in HEALTH_KINDS}
+
+    @classmethod
+    def restore(cls, active: dict[AlertKind, str], counts: dict[str, Any] | None) -> Hysteresis:
+        """A hysteresis with the active alerts and the ``counts`` saved by :meth:`counts` (malformed or unknown
+        entries count as zero: the worst case is one more sample before an alert changes)."""
+        hysteresis = cls(dict(active))
+        for name, pair in (counts or {}).items():
+            kind = AlertKind.__members__.get(name)
+            state = hysteresis._states.get(kind) if kind is not None else None
+            if state is not None and isinstance(pair, list) and len(pair) == 2:
+                bad, good = pair
+                if all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (bad, good)):
+                    state.bad, state.good = bad, good
+        return hysteresis
+
+    def counts(self) -> dict[str, list[int]]:
+        """The consecutive counts as JSON: kind name → ``[bad, good]``. A good count matters only while the
+        kind's alert is active (it is reset by the bad sample that raises one), so it is kept only then and the
+        JSON stays small; kinds at zero are left out."""
+        pairs = {kind.value: [s.bad, s.good if s.alert_id else 0] for kind, s in self._states.items()}
+        return {name: pair for name, pair in pairs.items() if pair != [0, 0]}
 
     def step(
         self, findings: dict[AlertKind, Finding], *, raise_after: int, clear_after: int

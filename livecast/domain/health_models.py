@@ -63,7 +63,7 @@ class StreamAlert(Model):
 
 
 class StreamHealthState(Model):
-    """Per stream: alert threshold overrides and the latest health sample (one row per stream)."""
+    """Per stream: alert threshold overrides, the latest health sample and the alert hysteresis (one row per stream)."""
 
     stream = fields.OneToOneField(
         "models.Stream", related_name="health_state", on_delete=fields.CASCADE, primary_key=True
@@ -73,6 +73,9 @@ class StreamHealthState(Model):
     """Overrides of ``AlertThresholds`` fields (snake_case names); absent fields use the defaults."""
     latest_sample = fields.JSONField(null=True)
     """The latest ``HealthSample`` as a dict (``HealthSample.to_dict``), or null before the first."""
+    hysteresis = fields.JSONField(null=True)
+    """Alert hysteresis counts (``Hysteresis.counts``: kind → ``[bad, good]`` consecutive samples), shared by
+    every process that samples the stream; null before the first sample."""
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -77,6 +77,8 @@ class Stream(Model):
     provider_stream_id = fields.CharField(max_length=128, null=True)
     provider_asset_id = fields.CharField(max_length=128, null=True)
     stream_key = fields.CharField(max_length=128)
+    srt_passphrase = fields.CharField(max_length=128, null=True)
+    """The provider's SRT passphrase (Mux ``srt_passphrase``), a secret like the key; null when there is none."""
     stream_key_hash = fields.CharField(max_length=64, unique=True)
     """SHA-256 hex of the stream key: the ingest looks a key up by its hash, then compares in constant time."""
     playback_id = fields.CharField(max_length=128, unique=True)

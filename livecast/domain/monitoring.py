@@ -4,9 +4,11 @@
 provider measured it: stored in ``stream_quality_metrics``, kept as the stream's latest health, published as
 ``HealthSampled`` (topic ``health``), and checked against the stream's thresholds; alerts that the hysteresis
 raises or clears are stored in ``stream_alerts`` and then published as ``AlertRaised``/``AlertCleared`` on the
-stream's and the owner's ``alerts`` topic. The hysteresis counts live in the monitor (in the memory of the
-process that samples the stream); a monitor that starts watching a stream loads its active alerts first, so
-alerts raised by another process or before a reconnect are still cleared.
+stream's and the owner's ``alerts`` topic. The hysteresis counts are durable: ``stream_health.hysteresis``,
+read and written with the sample in one transaction under a row lock, so samples of one stream may come from
+any process (the Mux health job runs on whichever worker takes it) and an alert is still raised once after
+``raise_after`` bad samples and cleared once after ``clear_after`` good ones. Active alerts are read from
+``stream_alerts`` at each sample, so alerts raised before a reconnect or by another process are cleared too.
 """
 
 from __future__ import annotations
@@ -14,25 +16,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from livecast.domain import streams
-from livecast.domain.alerts import DEFAULT_THRESHOLDS, AlertKind, AlertThresholds, Hysteresis, evaluate, validate_changes
+from livecast.domain.alerts import (
+    DEFAULT_THRESHOLDS,
+    HEALTH_KINDS,
+    AlertKind,
+    AlertThresholds,
+    Hysteresis,
+    evaluate,
+    validate_changes,
+)
 from livecast.domain.auth import Principal
 from livecast.domain.bus import EventBus
 from livecast.domain.errors import NotFound, ValidationFailed
-from livecast.domain.events import ALERTS, HEALTH, AlertCleared, AlertRaised, HealthSampled, owner_channel, stream_channel
+from livecast.domain.events import (
+    ALERTS,
+    HEALTH,
+    AlertCleared,
+    AlertRaised,
+    Event,
+    HealthSampled,
+    owner_channel,
+    stream_channel,
+)
 from livecast.domain.health import HealthSample
 from livecast.domain.health_models import StreamAlert, StreamHealthState, StreamQualityMetric
 from livecast.domain.models import Stream
 
 MAX_ALERTS_PAGE = 200
-
-
-@dataclass
-class _Watch:
-    owner_id: str
-    hysteresis: Hysteresis
+HEALTH_KIND_NAMES = frozenset(kind.value for kind in HEALTH_KINDS)
 
 
 @dataclass(frozen=True)
@@ -44,50 +60,84 @@ class HealthState:
 
 
 class HealthMonitor:
-    """Records samples of the streams one process measures, with their alert hysteresis (see the module)."""
+    """Records health samples of streams, with their alert hysteresis (see the module).
+
+    Any number of monitors (processes) may record samples of one stream: the counts are in the stream's
+    ``stream_health`` row, read and written under a row lock (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite
+    serializes transactions), so an alert is raised once and cleared once whichever process sees the sample.
+    """
 
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
-        self._watches: dict[str, _Watch] = {}
+        self._owners: dict[str, str] = {}
+        """Stream id → owner id (never changes; saves a query per sample)."""
+        self._restart: set[str] = set()
+        """Streams whose counts restart at their next sample here (:meth:`forget`)."""
 
-    async def _watch(self, stream_id: str) -> _Watch:
-        watch = self._watches.get(stream_id)
-        if watch is None:
+    async def _owner(self, stream_id: str) -> str:
+        owner_id = self._owners.get(stream_id)
+        if owner_id is None:
             stream = await Stream.get_or_none(id=stream_id)
             if stream is None:
                 raise NotFound(f"stream {stream_id} does not exist")
-            active = await StreamAlert.filter(stream_id=stream_id, cleared_at__isnull=True)
-            by_kind = {AlertKind(a.kind): str(a.id) for a in active if a.kind in AlertKind.__members__}
-            watch = self._watches[stream_id] = _Watch(owner_id=str(stream.owner_id), hysteresis=Hysteresis(by_kind))
-        return watch
+            owner_id = self._owners[stream_id] = str(stream.owner_id)
+        return owner_id
 
     async def record(self, *, stream_id: str, sample: HealthSample) -> None:
-        """Store ``sample``, publish it, and raise or clear alerts. Raises ``NotFound`` for an unknown stream."""
-        watch = await self._watch(stream_id)
-        state = await _state_row(stream_id)
-        await StreamQualityMetric.create(stream_id=stream_id, **_columns(sample))
-        latest = {"latest_sample": sample.to_dict(), "updated_at": datetime.now(UTC)}
-        await StreamHealthState.filter(stream_id=stream_id).update(**latest)
-        await self.bus.publish([stream_channel(stream_id, HEALTH)], _event(stream_id, watch.owner_id, sample))
+        """Store ``sample``, publish it, and raise or clear alerts. Raises ``NotFound`` for an unknown stream.
+
+        One transaction: the sample row, the alerts raised or cleared, the latest sample and the counts; the
+        events (``HealthSampled``, then ``AlertCleared``/``AlertRaised``) are published after it commits.
+        """
+        owner_id = await self._owner(stream_id)
+        for _ in range(2):
+            async with in_transaction() as conn:
+                state = await StreamHealthState.filter(stream_id=stream_id).select_for_update().using_db(conn).first()
+                if state is not None:
+                    events = await self._record_locked(conn, state, owner_id, sample)
+                    break
+            await _state_row(stream_id)  # the stream's first sample: create its row, then lock it
+        else:
+            raise NotFound(f"stream {stream_id} does not exist")
+        await self.bus.publish([stream_channel(stream_id, HEALTH)], _event(stream_id, owner_id, sample))
+        for event in events:
+            await self.bus.publish(_alert_channels(stream_id, owner_id), event)
+
+    async def _record_locked(
+        self, conn: BaseDBAsyncClient, state: StreamHealthState, owner_id: str, sample: HealthSample
+    ) -> list[Event]:
+        stream_id, at = str(state.stream_id), sample.sampled_at
+        active = await StreamAlert.filter(stream_id=stream_id, cleared_at__isnull=True).using_db(conn)
+        by_kind = {AlertKind(a.kind): str(a.id) for a in active if a.kind in HEALTH_KIND_NAMES}
+        restart = stream_id in self._restart
+        hysteresis = Hysteresis.restore(by_kind, None if restart else state.hysteresis)
+        await StreamQualityMetric.create(using_db=conn, stream_id=stream_id, **_columns(sample))
         thresholds = DEFAULT_THRESHOLDS.with_overrides(state.thresholds or {})
-        findings = evaluate(sample, thresholds)
-        to_raise, to_clear = watch.hysteresis.step(
-            findings, raise_after=thresholds.raise_after, clear_after=thresholds.clear_after
+        to_raise, to_clear = hysteresis.step(
+            evaluate(sample, thresholds), raise_after=thresholds.raise_after, clear_after=thresholds.clear_after
         )
-        at = sample.sampled_at
+        events: list[Event] = []
         for kind, alert_id in to_clear:
-            await self._clear(stream_id, watch.owner_id, kind.value, alert_id, at)
+            if await StreamAlert.filter(id=alert_id, cleared_at__isnull=True).using_db(conn).update(cleared_at=at):
+                cleared = AlertCleared(
+                    alert_id=alert_id, stream_id=stream_id, owner_id=owner_id, kind=kind.value, at=at.isoformat()
+                )
+                events.append(cleared)
         for finding in to_raise:
             alert = await StreamAlert.create(
-                stream_id=stream_id, kind=finding.kind.value, severity=finding.severity,
+                using_db=conn, stream_id=stream_id, kind=finding.kind.value, severity=finding.severity,
                 message=finding.message[:500], raised_at=at,
             )  # fmt: skip
-            watch.hysteresis.opened(finding.kind, str(alert.id))
-            event = AlertRaised(
-                alert_id=str(alert.id), stream_id=stream_id, owner_id=watch.owner_id, kind=finding.kind.value,
+            hysteresis.opened(finding.kind, str(alert.id))
+            events.append(AlertRaised(
+                alert_id=str(alert.id), stream_id=stream_id, owner_id=owner_id, kind=finding.kind.value,
                 severity=finding.severity.value, message=alert.message, at=at.isoformat(),
-            )  # fmt: skip
-            await self.bus.publish(_alert_channels(stream_id, watch.owner_id), event)
+            ))  # fmt: skip
+        await StreamHealthState.filter(stream_id=stream_id).using_db(conn).update(
+            latest_sample=sample.to_dict(), hysteresis=hysteresis.counts(), updated_at=datetime.now(UTC)
+        )
+        self._restart.discard(stream_id)
+        return events
 
     async def _clear(self, stream_id: str, owner_id: str, kind: str, alert_id: str, at: datetime) -> None:
         if await StreamAlert.filter(id=alert_id, cleared_at__isnull=True).update(cleared_at=at):
@@ -95,15 +145,20 @@ class HealthMonitor:
             await self.bus.publish(_alert_channels(stream_id, owner_id), event)
 
     def forget(self, stream_id: str) -> None:
-        """Stop watching (the publish is over): the counts restart, from the stored active alerts, next time."""
-        self._watches.pop(stream_id, None)
+        """Stop watching (the publish is over): the counts restart at this monitor's next sample of the stream
+        (active alerts stay, and are still cleared after ``clear_after`` good samples)."""
+        self._owners.pop(stream_id, None)
+        self._restart.add(stream_id)
 
     async def close_alerts(self, *, stream_id: str) -> int:
-        """The stream is over: clear its active alerts (publishing ``AlertCleared``); returns how many."""
-        self.forget(stream_id)
+        """The stream is over: clear its active alerts (publishing ``AlertCleared``) and its counts; returns
+        how many alerts were cleared."""
+        self._owners.pop(stream_id, None)
+        self._restart.discard(stream_id)  # the stored counts are reset below
         stream = await Stream.get_or_none(id=stream_id)
         if stream is None:
             return 0
+        await StreamHealthState.filter(stream_id=stream_id).update(hysteresis=None)
         now, cleared = datetime.now(UTC), 0
         for alert in await StreamAlert.filter(stream_id=stream_id, cleared_at__isnull=True):
             await self._clear(stream_id, str(stream.owner_id), alert.kind, str(alert.id), now)

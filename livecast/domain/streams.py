@@ -47,6 +47,7 @@ def stream_ref(stream: Stream) -> StreamRef:
         stream_key=stream.stream_key,
         playback_id=stream.playback_id,
         playback_policy=stream.playback_policy.value,
+        srt_passphrase=stream.srt_passphrase,
     )
 
 
@@ -107,6 +108,7 @@ async def create_stream(*, deps: Deps, actor: Principal | None, fields: StreamFi
     draft.stream_key = provisioned.stream_key
     draft.stream_key_hash = key_hash(provisioned.stream_key)
     draft.playback_id = provisioned.playback_id
+    draft.srt_passphrase = provisioned.srt_passphrase
     draft.status = StreamStatus.SCHEDULED
     await draft.save()
     if provider == broadcast.PROVIDER:  # a LiveKit room gets its paired HLS stream
@@ -131,12 +133,16 @@ async def update_stream(*, deps: Deps, actor: Principal | None, stream_id: str, 
         values.update(schedule.UNSENT)  # a new start time gets its own reminders
     for name, value in values.items():
         setattr(stream, name, value)
+    changed = [*values.keys()]
     if INGEST_SETTINGS & values.keys():
         try:
-            await _provider(deps, stream.provider).update_stream(stream_ref(stream), _spec(stream))
+            new_playback_id = await _provider(deps, stream.provider).update_stream(stream_ref(stream), _spec(stream))
         except ProviderError as e:
             raise provider_failure("the provider refused the update", e) from e
-    await stream.save(update_fields=[*values.keys(), "updated_at"])
+        if new_playback_id and new_playback_id != stream.playback_id:  # Mux: a new policy, a new playback id
+            stream.playback_id = new_playback_id
+            changed.append("playback_id")
+    await stream.save(update_fields=[*changed, "updated_at"])
     return stream
 
 

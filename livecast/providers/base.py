@@ -59,21 +59,25 @@ class StreamSpec:
 
 @dataclass(frozen=True)
 class StreamRef:
-    """How livecast refers to an existing provider stream."""
+    """How livecast refers to an existing provider stream. ``srt_passphrase`` is the secret the provider gave
+    at creation (Mux ``srt_passphrase``), ``None`` for providers without SRT passphrases."""
 
     provider_stream_id: str | None
     stream_key: str
     playback_id: str
     playback_policy: str
+    srt_passphrase: str | None = field(default=None, repr=False)  # a secret: never in logs
 
 
 @dataclass(frozen=True)
 class ProvisionedStream:
-    """A stream the provider created: its id, the secret stream key and the public playback id."""
+    """A stream the provider created: its id, the secret stream key, the public playback id and, when the
+    provider has one (Mux), the secret SRT passphrase that goes with the key."""
 
     provider_stream_id: str | None
     stream_key: str
     playback_id: str
+    srt_passphrase: str | None = field(default=None, repr=False)  # a secret: never in logs
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,9 @@ class StreamProvider(Protocol):
 
     async def create_stream(self, spec: StreamSpec) -> ProvisionedStream: ...
 
-    async def update_stream(self, ref: StreamRef, spec: StreamSpec) -> None: ...
+    async def update_stream(self, ref: StreamRef, spec: StreamSpec) -> str | None:
+        """Apply ``spec``'s ingest settings; returns the new playback id when the provider had to replace it
+        (Mux: a playback id's policy cannot change, so a new ``playback_policy`` gets a new id), else ``None``."""
 
     async def complete_stream(self, ref: StreamRef) -> None:
         """Tell the provider the broadcast is over (Mux "signal complete"; disconnects the encoder)."""

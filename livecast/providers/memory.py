@@ -125,9 +125,10 @@ class MemoryProvider:
             provider_stream_id=stream.id, stream_key=stream.stream_key, playback_id=stream.playback_id
         )
 
-    async def update_stream(self, ref: StreamRef, spec: StreamSpec) -> None:
-        """Store the new settings; ``ProviderNotFound`` for a deleted stream."""
+    async def update_stream(self, ref: StreamRef, spec: StreamSpec) -> str | None:
+        """Store the new settings (the playback id stays); ``ProviderNotFound`` for a deleted stream."""
         self._stream(ref, "update_stream").spec = spec
+        return None
 
     async def complete_stream(self, ref: StreamRef) -> None:
         """Disconnect the encoder (Mux "signal complete"); an active recorded stream leaves an asset id."""

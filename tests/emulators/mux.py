@@ -4,8 +4,8 @@ Served by uvicorn inside the test's event loop (:func:`running_mux_emulator`). I
 memory as the JSON Mux returns (``emulator.live_streams[id]``), checks HTTP Basic auth (token id / secret;
 401 otherwise), refuses malformed input like Mux (400 ``{"error": {"type": "invalid_parameters", "messages":
 [...]}}``, rules in :mod:`tests.emulators.mux_rules`) and can fail on purpose: :meth:`MuxEmulator.fail_next`
-(HTTP errors), :meth:`MuxEmulator.hang` (no answer), :meth:`MuxEmulator.stop` / :meth:`MuxEmulator.down`
-(connection refused). The Mux Data / stats routes come from :mod:`tests.emulators.mux_data`.
+(HTTP errors), :meth:`MuxEmulator.fail_route` (HTTP errors of one route), :meth:`MuxEmulator.hang` (no
+answer), :meth:`MuxEmulator.stop` / :meth:`MuxEmulator.down` (connection refused). The Mux Data / stats routes come from :mod:`tests.emulators.mux_data`.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class MuxEmulator:
         self.requests: list[tuple[str, str, Any]] = []
         """Every authenticated request to the Video API: ``(method, path, JSON body or None)``."""
         self._failures: list[int] = []
+        self._route_failures: list[tuple[str, str, int]] = []
         self.failures_served = 0
         """Injected failures answered so far (each is one HTTP attempt of a client)."""
         self._hanging: asyncio.Event | None = None
@@ -68,6 +69,11 @@ class MuxEmulator:
     def fail_next(self, n: int = 1, status: int = 503) -> None:
         """The next ``n`` requests (any path) get ``status`` with a Mux error body instead of an answer."""
         self._failures.extend([status] * n)
+
+    def fail_route(self, method: str, path_suffix: str, status: int = 503, n: int = 1) -> None:
+        """The next ``n`` ``method`` requests whose path ends with ``path_suffix`` get ``status`` (a Mux error
+        body), e.g. ``fail_route("DELETE", f"/playback-ids/{pid}", 500)``; other requests are answered."""
+        self._route_failures.extend([(method.upper(), path_suffix, status)] * n)
 
     @property
     def pending_failures(self) -> int:

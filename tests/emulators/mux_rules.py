@@ -127,7 +127,12 @@ def simulcast_target(body: Any) -> dict[str, Any]:
 
 
 def playback_id(body: Any) -> str:
+    """``POST .../playback-ids``: ``policy`` public/signed/drm; ``drm_configuration_id`` with (and only with)
+    ``drm`` (mux-python ``CreatePlaybackIDRequest``: "Must only be set when policy is set to drm")."""
     body = _object(body, {"policy", "drm_configuration_id"}, "the request body")
     if body.get("policy") not in POLICIES:
         raise MuxInvalid(f"policy must be one of {', '.join(POLICIES)}")
+    if (body["policy"] == "drm") != bool(body.get("drm_configuration_id")):
+        raise MuxInvalid("drm_configuration_id must be set when, and only when, policy is drm")
+    _string(body, "drm_configuration_id")
     return body["policy"]

@@ -16,6 +16,7 @@ ALNUM = string.ascii_letters + string.digits
 class FaultSource(Protocol):
     _hanging: Any
     _failures: list[int]
+    _route_failures: list[tuple[str, str, int]]
     failures_served: int
 
 
@@ -46,13 +47,21 @@ class Faults:
             hanging = self.emulator._hanging
             if hanging is not None:
                 await hanging.wait()
-            if self.emulator._failures:
-                status = self.emulator._failures.pop(0)
+            status = self._route_failure(scope) or (self.emulator._failures.pop(0) if self.emulator._failures else None)
+            if status is not None:
                 self.emulator.failures_served += 1
                 kind = "rate_limit_exceeded" if status == 429 else "server_error"
                 await mux_error(status, kind, f"injected failure ({status})")(scope, receive, send)
                 return
         await self.inner(scope, receive, send)
+
+    def _route_failure(self, scope: Scope) -> int | None:
+        """The status of the first injected route failure matching this request (method, path ending), used up."""
+        for n, (method, suffix, status) in enumerate(self.emulator._route_failures):
+            if scope["method"] == method and scope["path"].endswith(suffix):
+                del self.emulator._route_failures[n]
+                return status
+        return None
 
 
 @functools.cache

@@ -46,7 +46,7 @@ def mux(settings: Settings, emulator: MuxEmulator) -> MuxProvider:
 
 async def created(mux: MuxProvider, spec: StreamSpec = SPEC) -> StreamRef:
     p = await mux.create_stream(spec)
-    return StreamRef(p.provider_stream_id, p.stream_key, p.playback_id, spec.playback_policy)
+    return StreamRef(p.provider_stream_id, p.stream_key, p.playback_id, spec.playback_policy, p.srt_passphrase)
 
 
 async def test_registry_builds_it_and_it_satisfies_the_port(settings: Settings, emulator: MuxEmulator) -> None:
@@ -100,13 +100,11 @@ async def test_get_stream_reports_status_targets_and_assets(mux: MuxProvider, em
 
 async def test_update_patches_the_stream(mux: MuxProvider, emulator: MuxEmulator) -> None:
     ref = await created(mux)
-    await mux.update_stream(ref, StreamSpec("New", "REDUCED", "SIGNED", 30, 7200, True))
+    assert await mux.update_stream(ref, StreamSpec("New", "REDUCED", "SIGNED", 30, 7200, True)) is None
     stream = emulator.live_streams[ref.provider_stream_id]
     assert (stream["latency_mode"], stream["reconnect_window"], stream["max_continuous_duration"]) == ("reduced", 30, 7200)
     assert emulator.requests[-1][:2] == ("PATCH", f"/video/v1/live-streams/{ref.provider_stream_id}")
-    with pytest.raises(ProviderRejected, match="playback policy"):
-        await mux.update_stream(ref, StreamSpec("New", "REDUCED", "PUBLIC", 30, 7200, True))
-    assert emulator.live_streams[ref.provider_stream_id]["playback_ids"][0]["policy"] == "signed"
+    assert stream["playback_ids"] == [{"id": ref.playback_id, "policy": "signed"}], "same policy: same playback id"
 
 
 async def test_complete_enable_disable_reset_delete(mux: MuxProvider, emulator: MuxEmulator) -> None:

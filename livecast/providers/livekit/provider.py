@@ -106,9 +106,10 @@ class LiveKitProvider:
         key = secrets.token_urlsafe(24)
         return ProvisionedStream(provider_stream_id=created.name, stream_key=key, playback_id=created.name)
 
-    async def update_stream(self, ref: StreamRef, spec: StreamSpec) -> None:
+    async def update_stream(self, ref: StreamRef, spec: StreamSpec) -> str | None:
         """Nothing LiveKit stores changes; checks that the room exists (``ProviderNotFound`` otherwise)."""
         await self.get_stream(ref)
+        return None
 
     async def complete_stream(self, ref: StreamRef) -> None:
         """Remove every participant (publishers are disconnected); the room itself is deleted later."""

@@ -59,8 +59,10 @@ class LocalProvider:
     async def create_stream(self, spec: StreamSpec) -> ProvisionedStream:
         return ProvisionedStream(provider_stream_id=None, stream_key=new_stream_key(), playback_id=new_playback_id())
 
-    async def update_stream(self, ref: StreamRef, spec: StreamSpec) -> None:
-        """Nothing to tell: the ingest reads the stream's settings from the database at each publish."""
+    async def update_stream(self, ref: StreamRef, spec: StreamSpec) -> str | None:
+        """Nothing to tell: the ingest reads the stream's settings from the database at each publish (the
+        ``/hls/`` route enforces the policy, so the playback id stays: ``None``)."""
+        return None
 
     async def complete_stream(self, ref: StreamRef) -> None:
         """Nothing to call: the ingest reacts to the ``ENDED`` status event and disconnects the encoder."""

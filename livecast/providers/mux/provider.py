@@ -20,6 +20,7 @@ from livecast.providers.base import (
     IngestHealth,
     PlaybackInfo,
     PlaybackToken,
+    ProviderError,
     ProviderEvent,
     ProviderNotFound,
     ProviderRejected,
@@ -58,9 +59,7 @@ class MuxProvider:
         self._timeout = settings.provider_timeout_seconds
         key = settings.mux_signing_private_key
         self._signer = PlaybackSigner(settings.mux_signing_key_id, key.get_secret_value() if key else None)
-        self._srt_passphrases: dict[str, str] = {}
         self._monitoring = MuxMonitoring(settings)
-        """Live stream id → SRT passphrase, as seen in Mux's answers (process memory only)."""
 
     async def _run(self, call: Callable[[], T]) -> T:
         """``call()`` (SDK request models are built inside it too) in a worker thread, with retries."""
@@ -71,10 +70,6 @@ class MuxProvider:
     async def _call(self, method: Callable[..., T], *args: Any) -> T:
         """``method(*args)`` of the SDK, with the socket timeout set to the per-attempt timeout."""
         return await self._run(lambda: method(*args, _request_timeout=self._timeout))
-
-    def _remember(self, stream: Any) -> None:
-        if stream.id and stream.srt_passphrase:
-            self._srt_passphrases[stream.id] = stream.srt_passphrase
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def create_stream(self, spec: StreamSpec) -> ProvisionedStream:
@@ -97,21 +92,28 @@ class MuxProvider:
             return self._api.create_live_stream(request, _request_timeout=self._timeout)
 
         stream = (await self._run(call)).data
-        self._remember(stream)
         playback = next((p for p in stream.playback_ids or [] if p.policy == policy), None)
         if playback is None:
             raise ProviderRejected(PROVIDER, f"Mux created live stream {stream.id} without a {policy} playback id")
-        return ProvisionedStream(provider_stream_id=stream.id, stream_key=stream.stream_key, playback_id=playback.id)
+        return ProvisionedStream(
+            provider_stream_id=stream.id,
+            stream_key=stream.stream_key,
+            playback_id=playback.id,
+            srt_passphrase=stream.srt_passphrase or None,
+        )
 
-    async def update_stream(self, ref: StreamRef, spec: StreamSpec) -> None:
-        """``PATCH`` latency mode, reconnect window and max duration. A playback id's policy cannot change on
-        Mux, so a new ``playback_policy`` is refused (``ProviderRejected``): create a new stream for that."""
+    async def update_stream(self, ref: StreamRef, spec: StreamSpec) -> str | None:
+        """``PATCH`` latency mode, reconnect window and max duration; returns the new playback id when the
+        policy changed, else ``None``.
+
+        A Mux playback id's policy cannot change, so a new ``playback_policy`` gets a new playback id
+        (``POST .../playback-ids``) and the old one is deleted (``DELETE .../playback-ids/{id}``): players of
+        the old id stop working, which is the point of going ``PUBLIC`` → ``SIGNED``. If the old id cannot be
+        deleted the new one is deleted again and the ``ProviderError`` propagates (the old id stays valid).
+        """
+        policy = spec.playback_policy.lower()
         stream = await self._get(ref)
         current = next((p for p in stream.playback_ids or [] if p.id == ref.playback_id), None)
-        if current is not None and current.policy != spec.playback_policy.lower():
-            raise ProviderRejected(
-                PROVIDER, f"the playback policy of a Mux stream cannot change ({current.policy.upper()} here)"
-            )
 
         def call() -> Any:
             request = mux_python.UpdateLiveStreamRequest(
@@ -123,6 +125,31 @@ class MuxProvider:
             return self._api.update_live_stream(stream.id, request, _request_timeout=self._timeout)
 
         await self._run(call)
+        if current is not None and current.policy == policy:
+            return None
+        return await self._replace_playback_id(stream.id, old=current.id if current else None, policy=policy)
+
+    async def _replace_playback_id(self, stream_id: str, *, old: str | None, policy: str) -> str:
+        """A new playback id of ``policy`` on the live stream, then ``old`` deleted; returns the new id."""
+
+        def create() -> Any:
+            request = mux_python.CreatePlaybackIDRequest(policy=policy)
+            return self._api.create_live_stream_playback_id(stream_id, request, _request_timeout=self._timeout)
+
+        new_id = str((await self._run(create)).data.id)
+        if old is None:
+            return new_id
+        try:
+            await self._call(self._api.delete_live_stream_playback_id, stream_id, old)
+        except ProviderNotFound:
+            pass  # already gone
+        except ProviderError:
+            try:  # keep one playback id: the stored (old) one
+                await self._call(self._api.delete_live_stream_playback_id, stream_id, new_id)
+            except ProviderError:
+                pass  # an unused id is left on Mux; the original failure is what the caller must see
+            raise
+        return new_id
 
     async def complete_stream(self, ref: StreamRef) -> None:
         """``PUT .../complete``: Mux disconnects the encoder and finishes the recorded asset."""
@@ -136,18 +163,15 @@ class MuxProvider:
             await self._call(self._api.delete_live_stream, ref.provider_stream_id)
         except ProviderNotFound:
             pass
-        self._srt_passphrases.pop(ref.provider_stream_id, None)
 
     async def reset_stream_key(self, ref: StreamRef) -> str:
-        """``POST .../reset-stream-key``: the old key stops working at once; returns the new one."""
+        """``POST .../reset-stream-key``: the old key stops working at once; returns the new one. Mux's reference
+        speaks of the stream key only (``srt_passphrase`` is a separate field), so the stored passphrase stays."""
         stream = (await self._call(self._api.reset_stream_key, _id(ref))).data
-        self._remember(stream)
         return str(stream.stream_key)
 
     async def _get(self, ref: StreamRef) -> Any:
-        stream = (await self._call(self._api.get_live_stream, _id(ref))).data
-        self._remember(stream)
-        return stream
+        return (await self._call(self._api.get_live_stream, _id(ref))).data
 
     async def get_stream(self, ref: StreamRef) -> ProviderStreamState:
         """``GET``: status (``IDLE | ACTIVE | DISABLED``), key, playback id, simulcast targets, recorded assets."""
@@ -187,12 +211,12 @@ class MuxProvider:
 
     # -- endpoints and playback --------------------------------------------------------------------------
     def ingest_endpoints(self, ref: StreamRef) -> IngestEndpoints:
-        """RTMPS ``mux_rtmp_url`` + key; SRT ``<mux_srt_url>?streamid=<key>&passphrase=<srt_passphrase>`` (the
-        passphrase when this process has seen it in a Mux answer)."""
+        """RTMPS ``mux_rtmp_url`` + key; SRT ``<mux_srt_url>?streamid=<key>&passphrase=<srt_passphrase>`` (Mux
+        docs "Use SRT to live stream"; the passphrase stored with the stream, left out when there is none).
+        Both carry secrets: for the stream's owner only."""
         query = {"streamid": ref.stream_key}
-        passphrase = self._srt_passphrases.get(ref.provider_stream_id or "")
-        if passphrase:
-            query["passphrase"] = passphrase
+        if ref.srt_passphrase:
+            query["passphrase"] = ref.srt_passphrase
         srt = f"{self._settings.mux_srt_url}?{urlencode(query)}"
         return IngestEndpoints(rtmp_url=self._settings.mux_rtmp_url, srt_url=srt, stream_key=ref.stream_key)
 
