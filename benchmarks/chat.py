@@ -12,8 +12,9 @@ What it does:
    uvloop) open N websockets, each with one live ``chatMessages(streamId)`` subscription (no
    ``afterSequence``). Readiness: the benchmark sends probe messages until every subscriber has received one;
    a subscriber must then receive every sequence from its first probe to the last accepted message.
-3. A separate writer process (asyncio, one pooled ``httpx.AsyncClient``) posts ``sendChatMessage`` at
-   ``--rate`` messages/s (open loop: message i is due at T0 + i/rate, at most ``--inflight`` requests at once)
+3. A separate writer process (asyncio, ``--inflight`` keep-alive HTTP/1.1 connections of its own minimal
+   client: httpx's CPU cost made the writer the bottleneck) posts ``sendChatMessage`` at ``--rate``
+   messages/s (open loop: message i is due at T0 + i/rate, at most ``--inflight`` requests at once)
    for ``--seconds``, rotating the writers' tokens. Each message's content carries its send time
    (``time.time()`` just before the POST) and a unique id.
 4. Drain: once the writers are done, subscribers wait (up to ``--drain`` s) until they saw the last accepted
@@ -222,13 +223,51 @@ def subscriber_process(cfg: dict, indices: list[int], ready, final, stop, result
 # ------------------------------------------------------------------------------------------- writer process
 
 
+class HttpConnection:
+    """A minimal HTTP/1.1 keep-alive client connection for the writer: POST JSON, read a ``content-length``
+    response. (httpx cost the writer process several ms of CPU per request, so with it the load generator,
+    not the server, capped the rate at ~90 messages/s on a 2-core machine.)"""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: dict, headers: dict[str, str]) -> tuple[int, dict]:
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        data = json.dumps(body).encode()
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\ncontent-type: application/json\r\n"
+                          f"content-length: {len(data)}\r\n{head}\r\n".encode() + data)  # fmt: skip
+        try:
+            raw = await self.reader.readuntil(b"\r\n\r\n")
+            lines = raw.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            if "content-length" not in fields:
+                raise RuntimeError(f"response without content-length: {fields}")
+            payload = await self.reader.readexactly(int(fields["content-length"]))
+            if fields.get("connection", "").lower() == "close":
+                self.close()
+        except BaseException:
+            self.close()
+            raise
+        return status, json.loads(payload) if payload else {}
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 def writer_process(cfg: dict, go, results) -> None:
     """Posts ``rate`` messages/s for ``seconds`` (open loop, capped in flight); reports what was accepted."""
     import uvloop
 
     async def main() -> None:
         tokens, rate, n = cfg["tokens"], cfg["rate"], int(cfg["rate"] * cfg["seconds"])
-        limits = httpx.Limits(max_connections=cfg["inflight"], max_keepalive_connections=cfg["inflight"])
         accepted: list[int] = []
         refused: dict[str, int] = {}
         errors: dict[str, int] = {}
@@ -236,59 +275,63 @@ def writer_process(cfg: dict, go, results) -> None:
         late = [0.0]
         sent_count = [0]
         gate = asyncio.Semaphore(cfg["inflight"])
-        headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
-        async with httpx.AsyncClient(base_url=cfg["base"], limits=limits, timeout=30) as client:
-            while not go.is_set():
-                await asyncio.sleep(0.01)
-            t0 = time.monotonic() + 0.2
+        host, port = cfg["base"].removeprefix("http://").rsplit(":", 1)
+        pool: list[HttpConnection] = [HttpConnection(host, int(port)) for _ in range(cfg["inflight"])]
+        headers = [{"authorization": f"Bearer {t}"} for t in tokens]
+        while not go.is_set():
+            await asyncio.sleep(0.01)
+        t0 = time.monotonic() + 0.2
 
-            async def post(k: int) -> None:
-                try:
-                    sent = time.time()
-                    content = f"m{sent:.6f}|w{k % len(tokens)}-{k}"
-                    r = await client.post("/graphql", json={"query": SEND, "variables": {"s": cfg["stream_id"], "c": content}},
-                                          headers=headers[k % len(tokens)])  # fmt: skip
-                    post_latency.append(time.time() - sent)
-                    if r.status_code != 200:
-                        errors[f"HTTP {r.status_code}"] = errors.get(f"HTTP {r.status_code}", 0) + 1
-                        return
-                    body = r.json()
-                    if body.get("errors"):
-                        key = str(body["errors"][0].get("message"))[:80]
-                        errors[key] = errors.get(key, 0) + 1
-                        return
-                    result = body["data"]["sendChatMessage"]
-                    if result["__typename"] == "ChatMessage":
-                        accepted.append(result["sequence"])
-                    else:
-                        code = result.get("code") or result["__typename"]
-                        refused[code] = refused.get(code, 0) + 1
-                except Exception as e:  # noqa: BLE001 - counted
-                    key = type(e).__name__
+        async def post(k: int) -> None:
+            conn = pool.pop()
+            try:
+                sent = time.time()
+                content = f"m{sent:.6f}|w{k % len(tokens)}-{k}"
+                status, body = await conn.post("/graphql", {"query": SEND, "variables": {"s": cfg["stream_id"], "c": content}},
+                                               headers[k % len(tokens)])  # fmt: skip
+                post_latency.append(time.time() - sent)
+                if status != 200:
+                    errors[f"HTTP {status}"] = errors.get(f"HTTP {status}", 0) + 1
+                    return
+                if body.get("errors"):
+                    key = str(body["errors"][0].get("message"))[:80]
                     errors[key] = errors.get(key, 0) + 1
-                finally:
-                    gate.release()
+                    return
+                result = body["data"]["sendChatMessage"]
+                if result["__typename"] == "ChatMessage":
+                    accepted.append(result["sequence"])
+                else:
+                    code = result.get("code") or result["__typename"]
+                    refused[code] = refused.get(code, 0) + 1
+            except Exception as e:  # noqa: BLE001 - counted
+                key = type(e).__name__
+                errors[key] = errors.get(key, 0) + 1
+            finally:
+                pool.append(conn)
+                gate.release()
 
-            tasks = set()
-            await asyncio.sleep(max(0.0, t0 - time.monotonic()))
-            started = time.time()
-            give_up = t0 + cfg["seconds"] + cfg["grace"]  # bound the run when the server cannot keep up
-            for k in range(n):
-                due = t0 + k / rate
-                if time.monotonic() > give_up:
-                    break
-                delay = due - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await gate.acquire()
-                late[0] = max(late[0], time.monotonic() - due)
-                sent_count[0] += 1
-                task = asyncio.create_task(post(k))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            send_window = time.time() - started
-            await asyncio.gather(*list(tasks))
-            finished = time.time() - started
+        tasks = set()
+        await asyncio.sleep(max(0.0, t0 - time.monotonic()))
+        started = time.time()
+        give_up = t0 + cfg["seconds"] + cfg["grace"]  # bound the run when the server cannot keep up
+        for k in range(n):
+            due = t0 + k / rate
+            if time.monotonic() > give_up:
+                break
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await gate.acquire()
+            late[0] = max(late[0], time.monotonic() - due)
+            sent_count[0] += 1
+            task = asyncio.create_task(post(k))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        send_window = time.time() - started
+        await asyncio.gather(*list(tasks))
+        finished = time.time() - started
+        for conn in pool:
+            conn.close()
         results.put({"accepted": accepted, "refused": refused, "errors": errors, "post_latency": post_latency,
                      "send_window": send_window, "finished": finished, "max_late": late[0], "planned": n, "sent": sent_count[0],
                      "started": started})  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from livecast.domain import chat_fanout
 from livecast.domain.events import CHAT, stream_channel
 from tests.conftest import Server
 from tests.helpers.chat import MESSAGE_FIELDS, ChatSubscriber, mutate, send
@@ -103,7 +104,8 @@ async def test_live_delivery_in_order_with_deletions_and_pins(server: Server) ->
     live = ChatSubscriber(server.graphql_ws, sid)  # live only
     replay = ChatSubscriber(server.graphql_ws, sid, after=0, protocol="graphql-ws")  # everything stored, then live
     try:
-        await eventually(lambda: bus.subscriber_count(stream_channel(sid, CHAT)) == 2, what="two chat subscribers")
+        await eventually(lambda: chat_fanout.follower_count(bus, sid) == 2, what="two chat subscribers")
+        assert bus.subscriber_count(stream_channel(sid, CHAT)) == 1, "one bus subscription per stream and process"
         sent = [await send(url, viewer, sid, f"live {n}") for n in range(5)]
         await mutate(url, owner, "pinChatMessage", "$id: ID!", "id: $id", {"id": sent[1]["id"]})
         await mutate(url, viewer, "deleteChatMessage", "$id: ID!", "id: $id", {"id": sent[0]["id"]})

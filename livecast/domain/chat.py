@@ -3,7 +3,8 @@
 Each message gets the stream's next ``sequence`` (1, 2, 3, ... with no gap) in the transaction that stores
 it: ``ChatRoom.last_sequence`` is incremented with an ``UPDATE`` that holds the room's row lock until the
 commit, so concurrent writers on any number of API processes are serialised per stream (PostgreSQL), and a
-failed insert rolls the counter back.
+failed insert rolls the counter back. Concurrent messages of a stream share a transaction
+(:mod:`livecast.domain.chat_commit`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
-from livecast.domain import lifecycle, moderation, streams
+from livecast.domain import chat_commit, chat_sender, lifecycle, moderation, streams
 from livecast.domain.auth import Principal, require_actor
 from livecast.domain.chat_models import ChatMessage, ChatRoom
 from livecast.domain.chat_text import blocked_word, clean_message, only_emoji
@@ -58,16 +58,16 @@ class ChatMessageView:
         )  # fmt: skip
 
 
-async def _check_sender(stream: Stream, room: ChatRoom, actor: Principal, content: str, now: datetime) -> None:
+async def _check_sender(stream_id: str, owner_id: str, room: ChatRoom, actor: Principal, content: str, now: datetime) -> None:
     """Refusals a moderator, the owner or an admin is exempt from (mode, emote-only, words, slow mode)."""
-    await check_chat_mode(room.mode, user_id=actor.user_id, channel_owner_id=str(stream.owner_id))
+    await check_chat_mode(room.mode, user_id=actor.user_id, channel_owner_id=owner_id)
     if room.emote_only and not only_emoji(content):
         raise ValidationFailed("emote-only mode: messages may contain only emoji", field="content")
     word = blocked_word(content, room.blocked_words)
     if word is not None:
         raise ValidationFailed("the message contains a word blocked in this chat", field="content")
     if room.slow_mode_seconds:
-        last = await ChatMessage.filter(stream_id=stream.id, author_id=actor.user_id).order_by("-sequence").first()
+        last = await ChatMessage.filter(stream_id=stream_id, author_id=actor.user_id).order_by("-sequence").first()
         if last is not None:
             wait = room.slow_mode_seconds - (now - last.created_at).total_seconds()
             if wait > 0:
@@ -96,35 +96,47 @@ async def writable_stream(actor: Principal | None, stream_id: str, *, what: str 
     return actor, stream, privileged
 
 
+async def _sender_state(actor: Principal, stream_id: str) -> tuple[str, str, str, bool, str | None, ChatRoom]:
+    """``writable_stream`` for a message, plus the author and the room: (stream id, owner id, author id,
+    privileged, author name or ``None``, room). One query (:mod:`livecast.domain.chat_sender`) where it can."""
+    if not chat_sender.answers(stream_id, actor.user_id):
+        actor, stream, privileged = await writable_stream(actor, stream_id)
+        author = await get_user(actor.user_id)
+        room = await moderation.chat_room(str(stream.id))
+        return str(stream.id), str(stream.owner_id), actor.user_id, privileged, author.name if author else None, room
+    state = await chat_sender.read(stream_id, actor.user_id)
+    if state is None:
+        raise NotFound(f"stream {stream_id} does not exist")
+    if state.status in lifecycle.FINISHED:
+        raise InvalidState(f"stream is {state.status.value}; its chat is closed", current_status=state.status.value)
+    privileged = actor.is_admin or state.owner_id == actor.user_id or state.moderates
+    if not state.chat_enabled:
+        raise Forbidden("chat is disabled on this stream")
+    if not privileged and state.ban_active():
+        until = f" until {state.ban_until.isoformat()}" if state.ban_until else ""
+        raise Banned(f"you are banned from this stream's chat{until}", until=state.ban_until)
+    room = state.room or await moderation.chat_room(state.stream_id)
+    return state.stream_id, state.owner_id, state.user_id, privileged, state.author_name, room
+
+
 async def send_message(*, deps: Deps, actor: Principal | None, stream_id: str, content: str) -> ChatMessageView:
     """Store a message (cleaned, 1-500 characters) with the next sequence, then publish it.
 
     Refusals: see :func:`writable_stream`; ``ValidationFailed`` (``content``), ``SlowMode``, ``RateLimited``.
     """
-    actor, stream, privileged = await writable_stream(actor, stream_id)
+    actor = require_actor(actor)
+    sid, owner_id, author_id, privileged, author_name, room = await _sender_state(actor, str(stream_id))
     text = clean_message(content)
-    room = await moderation.chat_room(str(stream.id))
     now = datetime.now(UTC)
     if not privileged:
-        await _check_sender(stream, room, actor, text, now)
+        await _check_sender(sid, owner_id, room, actor, text, now)
         await deps.limits.check(CHAT_LIMIT, actor.user_id)
-    author = await get_user(actor.user_id)
-    if author is None:
+    if author_name is None:
         raise NotFound("your user no longer exists")
-    async with in_transaction() as conn:
-        await ChatRoom.filter(stream_id=stream.id).using_db(conn).update(
-            last_sequence=F("last_sequence") + 1, message_count=F("message_count") + 1
-        )
-        locked = await ChatRoom.filter(stream_id=stream.id).using_db(conn).only("last_sequence").get()
-        message = await ChatMessage.create(
-            stream_id=stream.id, sequence=locked.last_sequence, author_id=author.id, content=text, using_db=conn
-        )
-    view = ChatMessageView.of(message, author.name)
-    event = ChatMessagePosted(
-        stream_id=view.stream_id, message_id=view.id, sequence=view.sequence, author_id=view.author_id,
-        content=text, at=view.created_at.isoformat(), author_name=author.name,
-    )  # fmt: skip
-    await deps.bus.publish([stream_channel(view.stream_id, CHAT)], event)
+    message = await chat_commit.store_and_publish(
+        bus=deps.bus, stream_id=sid, author_id=author_id, author_name=author_name, content=text
+    )
+    view = ChatMessageView.of(message, author_name)
     return view
 
 

@@ -1,10 +1,12 @@
 """Live chat and reaction feeds: stored history replayed, then live events, with no gap and no duplicate.
 
-The subscription to the bus is opened *before* the database is read, so nothing posted in between is missed;
-messages are then deduplicated by ``sequence``. A hole in the live sequence (an event lost on the way, a
-bus outage, or two processes publishing out of order) is filled from the database, where every message was
-stored before it was published. Under load, items are coalesced into batches at most every ``window``
-seconds (100 ms by default) so a hot stream costs one websocket frame per batch, not per message.
+A chat subscriber joins its stream's shared live feed (:mod:`livecast.domain.chat_fanout`: one bus
+subscription and one batcher per stream per process) *before* the database is read, so nothing posted in
+between is missed; messages are then deduplicated by ``sequence``. A hole in the live sequence (an event lost
+on the way, a bus outage, or two processes publishing out of order) is filled from the database, where every
+message was stored before it was published. Under load, items are coalesced into batches at most every
+``window`` seconds (100 ms by default; longer while the previous batch is still being sent) so a hot stream
+costs one websocket frame per batch, not per message. Reactions use :func:`batched` per subscriber.
 """
 
 from __future__ import annotations
@@ -15,53 +17,16 @@ import time
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
-from livecast.domain import chat, streams
-from livecast.domain.bus import Gap
+from livecast.domain import chat, chat_fanout, streams
 from livecast.domain.chat_models import ChatRoom
 from livecast.domain.deps import Deps
-from livecast.domain.events import CHAT, REACTIONS, ChatMessageDeleted, ChatMessagePinned, ChatMessagePosted, ReactionPosted, stream_channel
+from livecast.domain.events import REACTIONS, ReactionPosted, stream_channel
 
 T = TypeVar("T")
-ChatItem = chat.ChatMessageView | ChatMessageDeleted | ChatMessagePinned
-BATCH_WINDOW = 0.1
+ChatItem = chat_fanout.ChatItem
+BATCH_WINDOW = chat_fanout.WINDOW
 """Seconds: the most a batch waits for more items, and only right after another batch went out."""
 REPLAY_PAGE = 500
-
-
-async def _chat_items(deps: Deps, stream_id: str, after_sequence: int | None) -> AsyncIterator[list[ChatItem]]:
-    async with deps.bus.subscribe(stream_channel(stream_id, CHAT)) as live:
-        if after_sequence is None:  # live only: start after whatever is stored now
-            room = await ChatRoom.get_or_none(stream_id=stream_id)
-            last = room.last_sequence if room else 0
-        else:
-            last = max(after_sequence, 0)
-
-        async def stored_after(sequence: int, until: int | None = None) -> AsyncIterator[list[ChatItem]]:
-            nonlocal last
-            while until is None or last < until:
-                page = await chat.messages_after(stream_id, sequence, limit=REPLAY_PAGE)
-                page = [m for m in page if until is None or m.sequence <= until]
-                if not page:
-                    return
-                last = sequence = page[-1].sequence
-                yield list(page)
-
-        async for page in stored_after(last):
-            yield page
-        async for item in live:
-            if isinstance(item, Gap):  # the bus lost events: the database has every message
-                async for page in stored_after(last):
-                    yield page
-            elif isinstance(item, ChatMessagePosted):
-                if item.sequence <= last:
-                    continue  # already delivered (replay, or filled from the database)
-                if item.sequence > last + 1:
-                    async for page in stored_after(last, until=item.sequence - 1):
-                        yield page
-                last = item.sequence
-                yield [chat.ChatMessageView.posted(item)]
-            elif isinstance(item, ChatMessageDeleted | ChatMessagePinned):
-                yield [item]
 
 
 async def _reaction_items(deps: Deps, stream_id: str) -> AsyncIterator[list[ReactionPosted]]:
@@ -124,10 +89,52 @@ async def batched(source: AsyncIterator[list[T]], window: float = BATCH_WINDOW, 
 
 async def chat_feed(*, deps: Deps, stream_id: str, after_sequence: int | None) -> AsyncIterator[list[ChatItem]]:
     """Batches of chat items for one subscriber: stored messages after ``after_sequence`` (none when
-    ``None``: live only), then live messages, deletions and pins, in order. ``NotFound`` for a bad stream."""
+    ``None``: live only), then live messages, deletions and pins, in order. ``NotFound`` for a bad stream.
+
+    Live batches come from the stream's shared feed (:mod:`livecast.domain.chat_fanout`); a batch this
+    subscriber takes whole is yielded as is (the shared :class:`~livecast.domain.chat_fanout.Batch`)."""
     stream = await streams.existing_stream(stream_id)
-    async for items in batched(_chat_items(deps, str(stream.id), after_sequence)):
-        yield items
+    sid = str(stream.id)
+    async with chat_fanout.follow(deps.bus, sid) as member:  # joined before the database is read
+        if after_sequence is None:  # live only: start after whatever is stored now
+            room = await ChatRoom.get_or_none(stream_id=sid)
+            last = room.last_sequence if room else 0
+        else:
+            last = max(after_sequence, 0)
+        while True:  # stored messages first
+            page = await chat.messages_after(sid, last, limit=REPLAY_PAGE)
+            if not page:
+                break
+            last = page[-1].sequence
+            yield page
+        member.live = True
+        while True:
+            try:
+                batch = await member.next()
+            except StopAsyncIteration:
+                return
+            first = getattr(batch, "first_sequence", None)
+            if first is None or first == last + 1:  # the usual case: continues exactly where this reader is
+                last = batch.last_sequence or last
+                yield batch
+                continue
+            own: list[ChatItem] = []
+            for item in batch:
+                if isinstance(item, chat.ChatMessageView):
+                    if item.sequence <= last:
+                        continue  # already delivered (replayed from the database)
+                    while item.sequence > last + 1:  # joined between a message's commit and its publication
+                        page = await chat.messages_after(sid, last, limit=min(REPLAY_PAGE, item.sequence - 1 - last))
+                        if not page:
+                            break
+                        own.extend(page)
+                        last = page[-1].sequence
+                    last = item.sequence
+                own.append(item)
+            if len(own) == len(batch) and all(a is b for a, b in zip(own, batch, strict=True)):
+                yield batch
+            elif own:
+                yield own
 
 
 async def reaction_feed(*, deps: Deps, stream_id: str) -> AsyncIterator[list[ReactionPosted]]:

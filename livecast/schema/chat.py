@@ -23,6 +23,7 @@ from livecast.schema.errors import (
     UnauthenticatedError,
     ValidationError,
 )
+from livecast.schema.execution import share
 from livecast.schema.results import as_result, relay_errors
 
 
@@ -68,8 +69,14 @@ class ChatPinChanged:
 ChatEvent = Annotated[ChatMessage | ChatMessageDeleted | ChatPinChanged, strawberry.union("ChatEvent")]
 
 
-@strawberry.type(description="Chat events in order; several arrive together under load (batched up to ~100 ms).")
+@strawberry.type(
+    description="Chat events in order; several arrive together under load (a batch at most every ~100 ms, or as soon "
+    "as the previous batch has been sent to every subscriber when that takes longer)."
+)
 class ChatEventBatch:
+    # Sent to many subscribers as one shared result per selection (``execution.share``): no field below it
+    # may depend on the viewer (tests/test_chat_sharing.py checks that none has a resolver of its own).
+
     events: list[ChatEvent]
 
 
@@ -144,6 +151,19 @@ def _batch_event(item: object) -> ChatMessage | ChatMessageDeleted | ChatPinChan
     return ChatMessage.of(item)
 
 
+def _event_batch(items: list[object]) -> ChatEventBatch:
+    """The payload of one ``chatMessages`` event. A batch shared by many subscribers
+    (``chat_fanout.Batch``) is converted once and marked shared, so its result is computed once per
+    distinct selection and variables (``livecast.schema.execution``)."""
+    memo = getattr(items, "memo", None)
+    if memo is None:
+        return ChatEventBatch(events=[_batch_event(item) for item in items])
+    payload = memo.get(ChatEventBatch)
+    if payload is None:
+        payload = memo[ChatEventBatch] = share(ChatEventBatch(events=[_batch_event(item) for item in items]))
+    return payload
+
+
 @strawberry.type
 class ChatQuery:
     @strawberry.field(description="Chat history of a stream, newest last; `first` 1-100 (latest `first` without cursors).")
@@ -198,7 +218,7 @@ class ChatSubscription:
     ) -> AsyncGenerator[ChatEventBatch, None]:
         async with relay_errors():
             async for items in resolve.follow_chat(info.context, str(stream_id), after_sequence):
-                yield ChatEventBatch(events=[_batch_event(item) for item in items])
+                yield _event_batch(items)
 
     @strawberry.subscription(description="Live reactions of a stream, batched under load.")
     async def reactions(self, info: Info, stream_id: strawberry.ID) -> AsyncGenerator[ReactionBatch, None]:
