@@ -33,7 +33,8 @@ class DomainIngestHooks:
     """The ingest's questions answered by domain commands (the same ones mutations and webhooks use).
 
     Health: each publish gets a :class:`HealthSampler` (windows in seconds); its samples go through one
-    :class:`HealthMonitor`, which keeps the alert hysteresis of this process's streams."""
+    :class:`HealthMonitor`, which raises and clears alerts with the hysteresis counts stored in the stream's
+    ``stream_health`` row (shared by every process that samples the stream; see :mod:`livecast.domain.monitoring`)."""
 
     def __init__(self, deps: Deps, *, health_window: float = 5.0, drift_window: float = 30.0) -> None:
         self.deps = deps

@@ -7,7 +7,6 @@ bad samples and clear it once after ``clear_after`` good ones — also when they
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,7 +21,7 @@ from livecast.domain.provider_monitoring import ProviderHealthPoller
 from livecast.domain.validation import StreamFields
 from livecast.settings import Settings
 from livecast.workers import mux as mux_jobs
-from tests.emulators.mux import MuxEmulator, mux_settings, running_mux_emulator
+from tests.emulators.mux import MuxEmulator
 from tests.test_health_alerts import GOOD, LOW_BITRATE, at, collecting, owner
 from tests.helpers.waiting import eventually
 
@@ -30,15 +29,9 @@ K = AlertKind
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[MuxEmulator]:
-    async with running_mux_emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def settings(settings: Settings, emulator: MuxEmulator) -> Settings:
+def settings(mux_test_settings: Settings) -> Settings:
     """The shared test settings pointed at the Mux emulator (what ``deps`` builds its providers from)."""
-    return mux_settings(settings, emulator, provider_retry_attempts=2, provider_timeout_seconds=3.0)
+    return mux_test_settings
 
 
 async def new_stream(deps: Deps) -> tuple[str, str]:
@@ -159,12 +152,12 @@ async def test_health_samples_do_not_clear_an_egress_alert(deps: Deps) -> None:
 
 
 async def test_mux_health_polled_by_two_workers_in_turn_raises_and_clears_once(
-    deps: Deps, settings: Settings, emulator: MuxEmulator
+    deps: Deps, settings: Settings, mux_emulator: MuxEmulator
 ) -> None:
     actor = await owner()
     stream = await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="Mux"), provider="mux")
     sid, mux_id = str(stream.id), str(stream.provider_stream_id)
-    emulator.set_status(mux_id, "active")
+    mux_emulator.set_status(mux_id, "active")
     await lifecycle.transition(bus=deps.bus, stream_id=sid, to=StreamStatus.LIVE, reason="mux active")
     workers = [ProviderHealthPoller(deps.bus), ProviderHealthPoller(deps.bus)]  # one poller per worker process
     period = 0
@@ -175,14 +168,14 @@ async def test_mux_health_polled_by_two_workers_in_turn_raises_and_clears_once(
         worker = workers[period % 2]  # whichever worker takes the periodic job this time
         return await mux_jobs.poll_health(period, deps=deps, settings=settings, poller=worker)
 
-    emulator.data.set_health(mux_id, session_avg_ms=900, deviation_ms=1500)  # POOR: STREAM_DRIFT
+    mux_emulator.data.set_health(mux_id, session_avg_ms=900, deviation_ms=1500)  # POOR: STREAM_DRIFT
     async with collecting(deps.bus, stream_channel(sid, ALERTS)) as seen:
         assert await poll() == {sid: "POOR"}
         assert await StreamAlert.filter(stream_id=sid).count() == 0
         assert await poll() == {sid: "POOR"}
         assert [a.kind for a in await StreamAlert.filter(stream_id=sid, cleared_at__isnull=True)] == ["STREAM_DRIFT"]
         assert await poll() == {sid: "POOR"}
-        emulator.data.set_health(mux_id, session_avg_ms=900, deviation_ms=200)
+        mux_emulator.data.set_health(mux_id, session_avg_ms=900, deviation_ms=200)
         assert await poll() == {sid: "EXCELLENT"}
         assert await StreamAlert.filter(stream_id=sid, cleared_at__isnull=True).count() == 1
         assert await poll() == {sid: "EXCELLENT"}

@@ -25,7 +25,7 @@ from livecast.domain.viewers import Beacon
 from livecast.providers.base import ProviderEvent
 from livecast.settings import Settings
 from tests.conftest import Server, run_server
-from tests.emulators.livekit import LiveKitEmulator, Participant, livekit_settings, running_livekit_emulator
+from tests.emulators.livekit import LiveKitEmulator, Participant, livekit_settings
 from tests.helpers.client import gql_http
 from tests.helpers.encoder import Encoder, decode_ok
 from tests.helpers.waiting import eventually
@@ -40,14 +40,8 @@ END = "mutation($s: ID!) { endStream(id: $s) { __typename ... on Stream { status
 
 
 @pytest.fixture
-async def lk() -> AsyncIterator[LiveKitEmulator]:
-    async with running_livekit_emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def settings(settings: Settings, lk: LiveKitEmulator) -> Settings:
-    return livekit_settings(settings, lk, livekit_viewer_provider="local", health_sample_seconds=1.0)
+def settings(settings: Settings, livekit_emulator: LiveKitEmulator) -> Settings:
+    return livekit_settings(settings, livekit_emulator, livekit_viewer_provider="local", health_sample_seconds=1.0)
 
 
 @pytest.fixture
@@ -86,7 +80,7 @@ async def playlist_with_segments(url: str) -> m3u8.M3U8 | None:
 
 
 async def test_egress_to_the_local_ingest_carries_the_media(
-    app: Server, lk: LiveKitEmulator, encoders: list[Encoder], tmp_path: Path
+    app: Server, livekit_emulator: LiveKitEmulator, encoders: list[Encoder], tmp_path: Path
 ) -> None:
     settings, deps, ingest = app.settings, app.runtime.deps, app.runtime.ingest
     url, owner = app.graphql_http, await app.token("host")
@@ -98,7 +92,7 @@ async def test_egress_to_the_local_ingest_carries_the_media(
     assert hls_url == f"{settings.http_base_url}/hls/{b.paired_playback_id}/index.m3u8"
 
     # a publisher joins the room: LIVE; the first HLS viewer starts the egress towards the local ingest
-    host = lk.join(b.room_name, "host")
+    host = livekit_emulator.join(b.room_name, "host")
     outcome = await broadcast.apply_livekit_event(deps, track_published(b.room_name, host))
     assert outcome.startswith("1 publisher(s): LIVE")
     viewer = Beacon(stream_id=uuid.UUID(sid), viewer_id="v1", session_id="s1", state="playing")  # type: ignore[arg-type]
@@ -106,7 +100,7 @@ async def test_egress_to_the_local_ingest_carries_the_media(
     assert (await viewer_counts.refresh(deps=deps)).counts[sid] == 1
     [started] = await broadcast_jobs.check(deps=deps)
     assert "started (first viewer)" in started
-    [egress] = lk.active_egresses(b.room_name)
+    [egress] = livekit_emulator.active_egresses(b.room_name)
     [egress_url] = egress.urls
     assert egress_url == f"{settings.rtmp_base_url}/{b.paired_stream_key}"
     assert (await Broadcast.get(stream_id=sid)).egress_status is EgressStatus.STARTING

@@ -3,7 +3,6 @@ the real mux-python SDK: Mux ingest/playback URLs, provider outages as typed err
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,7 +12,7 @@ from livecast.domain.models import Stream
 from livecast.domain.provider_models import SimulcastTarget
 from livecast.settings import Settings
 from tests.conftest import Server
-from tests.emulators.mux import MuxEmulator, mux_settings, running_mux_emulator
+from tests.emulators.mux import MuxEmulator
 from tests.helpers.client import RESULT_FIELDS, create_stream, gql_http
 
 CREATE = f"mutation($input: CreateStreamInput!) {{ createStream(input: $input) {{ {RESULT_FIELDS} }} }}"
@@ -27,14 +26,14 @@ CANCEL = "mutation($id: ID!) { cancelStream(id: $id) { __typename } }"
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[MuxEmulator]:
-    async with running_mux_emulator() as emu:
-        yield emu
+def emulator_overrides() -> dict[str, Any]:
+    return {"provider_timeout_seconds": 1.0, "provider_retry_attempts": 2}
 
 
 @pytest.fixture
-def settings(settings: Settings, emulator: MuxEmulator) -> Settings:
-    return mux_settings(settings, emulator, provider_timeout_seconds=1.0, provider_retry_attempts=2)
+def settings(mux_test_settings: Settings) -> Settings:
+    """The shared test settings pointed at the Mux emulator (``tests/helpers/providers.py``)."""
+    return mux_test_settings
 
 
 async def add(server: Server, token: str, stream_id: str, url: str, key: str) -> dict[str, Any]:
@@ -46,10 +45,10 @@ async def targets(server: Server, token: str | None, stream_id: str) -> list[dic
     return (await gql_http(server.graphql_http, TARGETS, {"id": stream_id}, token))["stream"]["simulcastTargets"]
 
 
-async def test_create_mux_stream_returns_mux_urls(server: Server, emulator: MuxEmulator) -> None:
+async def test_create_mux_stream_returns_mux_urls(server: Server, mux_emulator: MuxEmulator) -> None:
     token = await server.token("alice")
     s = await create_stream(server.graphql_http, token, provider="mux", latencyMode="REDUCED", playbackPolicy="PUBLIC")
-    (mux_id, mux_stream), = emulator.live_streams.items()
+    (mux_id, mux_stream), = mux_emulator.live_streams.items()
     assert s["provider"] == "mux" and s["status"] == "SCHEDULED"
     assert s["ingest"]["rtmpUrl"] == "rtmps://global-live.mux.com:443/app"
     assert s["ingest"]["streamKey"] == mux_stream["stream_key"]
@@ -62,10 +61,10 @@ async def test_create_mux_stream_returns_mux_urls(server: Server, emulator: MuxE
     assert (row.provider_stream_id, row.stream_key, row.playback_id) == (mux_id, mux_stream["stream_key"], playback_id)
 
 
-async def test_mux_down_is_a_retryable_provider_error(server: Server, emulator: MuxEmulator) -> None:
+async def test_mux_down_is_a_retryable_provider_error(server: Server, mux_emulator: MuxEmulator) -> None:
     token = await server.token("alice")
     query = 'mutation { createStream(input: {title: "t", provider: "mux"}) { __typename ... on ProviderError { code message retryable } } }'
-    async with emulator.down():
+    async with mux_emulator.down():
         error = (await gql_http(server.graphql_http, query, token=token))["createStream"]
     assert (error["__typename"], error["code"], error["retryable"]) == ("ProviderError", "PROVIDER_UNAVAILABLE", True)
     assert "could not reach the Mux API" in error["message"]
@@ -74,29 +73,29 @@ async def test_mux_down_is_a_retryable_provider_error(server: Server, emulator: 
     assert await Stream.filter(provider="mux").count() == 1
 
 
-async def test_mux_refusal_is_a_final_provider_error(server: Server, emulator: MuxEmulator) -> None:
+async def test_mux_refusal_is_a_final_provider_error(server: Server, mux_emulator: MuxEmulator) -> None:
     token = await server.token("alice")
-    emulator.fail_next(1, status=422)
+    mux_emulator.fail_next(1, status=422)
     query = 'mutation { createStream(input: {title: "t", provider: "mux"}) { ... on ProviderError { code message retryable } } }'
     error = (await gql_http(server.graphql_http, query, token=token))["createStream"]
     assert error == {"code": "PROVIDER_ERROR", "message": error["message"], "retryable": False}
-    assert "injected failure (422)" in error["message"] and emulator.failures_served == 1
+    assert "injected failure (422)" in error["message"] and mux_emulator.failures_served == 1
     assert await Stream.all().count() == 0
 
 
-async def test_unavailable_error_is_marked_retryable(server: Server, emulator: MuxEmulator) -> None:
+async def test_unavailable_error_is_marked_retryable(server: Server, mux_emulator: MuxEmulator) -> None:
     token = await server.token("alice")
-    emulator.fail_next(5, status=503)
+    mux_emulator.fail_next(5, status=503)
     query = 'mutation { createStream(input: {title: "t", provider: "mux"}) { ... on ProviderError { code retryable } } }'
     error = (await gql_http(server.graphql_http, query, token=token))["createStream"]
     assert error == {"code": "PROVIDER_UNAVAILABLE", "retryable": True}
-    assert emulator.failures_served == 2  # provider_retry_attempts
+    assert mux_emulator.failures_served == 2  # provider_retry_attempts
 
 
-async def test_add_and_remove_simulcast_targets(server: Server, emulator: MuxEmulator) -> None:
+async def test_add_and_remove_simulcast_targets(server: Server, mux_emulator: MuxEmulator) -> None:
     alice, bob = await server.token("alice"), await server.token("bob")
     sid = (await create_stream(server.graphql_http, alice, provider="mux"))["id"]
-    (mux_stream,) = emulator.live_streams.values()
+    (mux_stream,) = mux_emulator.live_streams.values()
     target = await add(server, alice, sid, "rtmp://a.rtmp.youtube.com/live2", " yt-secret ")
     assert target["__typename"] == "SimulcastTarget"
     assert (target["url"], target["status"], target["error"]) == ("rtmp://a.rtmp.youtube.com/live2", "IDLE", None)
@@ -126,20 +125,20 @@ async def test_add_and_remove_simulcast_targets(server: Server, emulator: MuxEmu
         ("rtmps://live.example.com/app", "two words", "streamKey"),
     ],
 )
-async def test_bad_targets_are_validation_errors(server: Server, emulator: MuxEmulator, url: str, key: str, field: str) -> None:
+async def test_bad_targets_are_validation_errors(server: Server, mux_emulator: MuxEmulator, url: str, key: str, field: str) -> None:
     token = await server.token("alice")
     sid = (await create_stream(server.graphql_http, token, provider="mux"))["id"]
     result = await add(server, token, sid, url, key)
     assert (result["__typename"], result["code"], result["field"]) == ("ValidationError", "VALIDATION", field)
-    assert next(iter(emulator.live_streams.values()))["simulcast_targets"] == []
+    assert next(iter(mux_emulator.live_streams.values()))["simulcast_targets"] == []
 
 
-async def test_target_refusals(server: Server, emulator: MuxEmulator) -> None:
+async def test_target_refusals(server: Server, mux_emulator: MuxEmulator) -> None:
     alice, bob = await server.token("alice"), await server.token("bob")
     sid = (await create_stream(server.graphql_http, alice, provider="mux"))["id"]
     assert (await add(server, bob, sid, "rtmp://x/y", "k"))["code"] == "FORBIDDEN"
-    (mux_id,) = emulator.live_streams
-    emulator.set_status(mux_id, "active")
+    (mux_id,) = mux_emulator.live_streams
+    mux_emulator.set_status(mux_id, "active")
     busy = await add(server, alice, sid, "rtmp://x/y", "k")
     assert busy["code"] == "PROVIDER_ERROR" and busy["retryable"] is False
     assert "only be added while the live stream is idle" in busy["message"]
@@ -158,10 +157,10 @@ async def test_the_stream_key_is_not_in_the_schema(server: Server) -> None:
     assert fields == {"id", "url", "status", "error", "createdAt"}
 
 
-async def test_stream_commands_reach_mux(server: Server, emulator: MuxEmulator) -> None:
+async def test_stream_commands_reach_mux(server: Server, mux_emulator: MuxEmulator) -> None:
     token = await server.token("alice")
     sid = (await create_stream(server.graphql_http, token, provider="mux"))["id"]
-    (mux_id, mux_stream), = emulator.live_streams.items()
+    (mux_id, mux_stream), = mux_emulator.live_streams.items()
     update = f"mutation($id: ID!, $input: UpdateStreamInput!) {{ updateStream(id: $id, input: $input) {{ {RESULT_FIELDS} }} }}"
     changed = await gql_http(server.graphql_http, update, {"id": sid, "input": {"latencyMode": "LOW", "reconnectWindow": 10}}, token)
     assert changed["updateStream"]["latencyMode"] == "LOW"
@@ -175,4 +174,4 @@ async def test_stream_commands_reach_mux(server: Server, emulator: MuxEmulator) 
     assert new_key == mux_stream["stream_key"]
     delete = "mutation($id: ID!) { deleteStream(id: $id) { __typename } }"
     assert (await gql_http(server.graphql_http, delete, {"id": sid}, token))["deleteStream"]["__typename"] == "DeletedStream"
-    assert mux_id not in emulator.live_streams
+    assert mux_id not in mux_emulator.live_streams

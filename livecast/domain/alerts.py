@@ -38,7 +38,7 @@ class AlertKind(str, Enum):
 
 HEALTH_KINDS: tuple[AlertKind, ...] = tuple(k for k in AlertKind if k is not AlertKind.EGRESS_FAILED)
 """The kinds :func:`evaluate` can find, i.e. the ones the hysteresis raises and clears (``EGRESS_FAILED`` is
-raised by the egress code and cleared when the stream is over)."""
+raised by the egress code and cleared by it when a later egress runs, or when the stream is over)."""
 
 SEVERITY: dict[AlertKind, AlertSeverity] = {
     AlertKind.NO_MEDIA: AlertSeverity.CRITICAL,

@@ -81,10 +81,24 @@ async def broadcast_of(stream_id: str) -> Broadcast | None:
     return await Broadcast.get_or_none(stream_id=stream_id)
 
 
+async def broadcasts_by_stream_ids(stream_ids: list[str]) -> list[Broadcast | None]:
+    """The broadcast of each stream (``None``: not a ``livekit`` stream, or not paired), in the order of
+    ``stream_ids`` (one query; a DataLoader batch function)."""
+    rows = {str(b.stream_id): b for b in await Broadcast.filter(stream_id__in=stream_ids)}
+    return [rows.get(str(stream_id)) for stream_id in stream_ids]
+
+
 async def playback(*, deps: Deps, stream: Stream) -> PlaybackInfo:
-    """HLS from the paired stream; ``fallback`` (WebRTC hint) while egress is ``FAILED``."""
+    """HLS from the paired stream; ``fallback`` (WebRTC hint) while egress is ``FAILED`` (one query; in lists
+    load the broadcasts with :func:`broadcasts_by_stream_ids` and use :func:`playback_of`)."""
+    return playback_of(deps=deps, stream=stream, paired=await broadcast_of(str(stream.id)))
+
+
+def playback_of(*, deps: Deps, stream: Stream, paired: Broadcast | None) -> PlaybackInfo:
+    """:func:`playback` of a ``livekit`` stream whose broadcast (``paired``, ``None`` when it has none: the
+    room's own playback) is already loaded. No query, no provider call."""
     lk = egress.rooms(deps)
-    b = await broadcast_of(str(stream.id))
+    b = paired
     if b is None:
         return lk.playback(_room_ref(stream))
     info = deps.providers.get(b.paired_provider).playback(egress.paired_ref(b, stream.playback_policy.value))

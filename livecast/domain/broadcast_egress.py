@@ -5,7 +5,9 @@ stream's ingest: ``<paired rtmp_url>/<paired stream key>`` (Mux: ``rtmps://globa
 local: livecast's own RTMP ingest, which accepts the paired key via :func:`egress_publish`, writes HLS under the
 paired playback id and leaves the stream's lifecycle to the room's participants).
 A failure (refused start, or ``egress_ended`` with ``EGRESS_FAILED``) marks the broadcast ``FAILED``, so the
-stream's playback offers the WebRTC fallback, and raises an ``EGRESS_FAILED`` alert (CRITICAL) once.
+stream's playback offers the WebRTC fallback, and raises an ``EGRESS_FAILED`` alert (CRITICAL) once. The alert
+is cleared (``cleared_at`` stored, ``AlertCleared`` published, as health alerts are) when a later egress of the
+broadcast is reported ``ACTIVE``, or when the stream is over.
 A ``ProviderUnavailable`` leaves the state as it was: the periodic check tries again at its next run.
 """
 
@@ -17,10 +19,11 @@ import logging
 from datetime import UTC, datetime
 
 from livecast.domain import lifecycle
+from livecast.domain.alert_records import alert_channels, clear_kind
 from livecast.domain.alerts import SEVERITY, AlertKind
 from livecast.domain.deps import Deps
 from livecast.domain.errors import InvalidState, NotFound
-from livecast.domain.events import ALERTS, AlertRaised, owner_channel, stream_channel
+from livecast.domain.events import AlertRaised
 from livecast.domain.health_models import StreamAlert
 from livecast.domain.models import Stream
 from livecast.domain.provider_models import Broadcast, EgressStatus
@@ -93,7 +96,7 @@ async def start(*, deps: Deps, broadcast: Broadcast, reason: str) -> str:
     except ProviderError as e:
         await failed(deps=deps, broadcast=broadcast, error=f"egress could not start: {e.message}")
         return "egress start refused"
-    await _store(broadcast, state, started=True, zero_viewers_since=None)
+    await _store(deps, broadcast, state, started=True, zero_viewers_since=None)
     return f"egress {state.egress_id} started ({reason})"
 
 
@@ -121,7 +124,7 @@ async def observed(*, deps: Deps, broadcast: Broadcast, state: EgressState) -> s
         await failed(deps=deps, broadcast=broadcast, error=error, egress_id=state.egress_id)
         return f"egress {state.egress_id} failed"
     if state.active:
-        await _store(broadcast, state, started=broadcast.egress_id != state.egress_id)
+        await _store(deps, broadcast, state, started=broadcast.egress_id != state.egress_id)
         return f"egress {state.egress_id} {state.status}"
     if broadcast.egress_status is not EgressStatus.FAILED:
         broadcast.egress_id, broadcast.egress_status = state.egress_id, EgressStatus.IDLE
@@ -148,12 +151,15 @@ async def failed(*, deps: Deps, broadcast: Broadcast, error: str, egress_id: str
         alert_id=str(alert.id), stream_id=str(stream.id), owner_id=owner, kind=kind.value,
         severity=SEVERITY[kind].value, message=message, at=now.isoformat(),
     )  # fmt: skip
-    await deps.bus.publish([stream_channel(str(stream.id), ALERTS), owner_channel(owner, ALERTS)], event)
+    await deps.bus.publish(alert_channels(str(stream.id), owner), event)
 
 
-async def _store(broadcast: Broadcast, state: EgressState, *, started: bool, **extra: object) -> None:
+async def _store(deps: Deps, broadcast: Broadcast, state: EgressState, *, started: bool, **extra: object) -> None:
+    """Record a running egress; once it is ``ACTIVE`` (HLS viewers get the stream again) an ``EGRESS_FAILED``
+    alert of an earlier egress is cleared."""
     broadcast.egress_id = state.egress_id
-    broadcast.egress_status = EgressStatus.ACTIVE if state.status == "ACTIVE" else EgressStatus.STARTING
+    active = state.status == "ACTIVE"
+    broadcast.egress_status = EgressStatus.ACTIVE if active else EgressStatus.STARTING
     broadcast.egress_error = None
     fields = ["egress_id", "egress_status", "egress_error", "updated_at", *extra]
     if started:
@@ -162,3 +168,5 @@ async def _store(broadcast: Broadcast, state: EgressState, *, started: bool, **e
     for name, value in extra.items():
         setattr(broadcast, name, value)
     await broadcast.save(update_fields=fields)
+    if active:
+        await clear_kind(bus=deps.bus, stream_id=str(broadcast.stream_id), kind=AlertKind.EGRESS_FAILED.value)

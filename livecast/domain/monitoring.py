@@ -21,6 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from livecast.domain import streams
+from livecast.domain.alert_records import alert_channels, clear_alert
 from livecast.domain.alerts import (
     DEFAULT_THRESHOLDS,
     HEALTH_KINDS,
@@ -33,16 +34,7 @@ from livecast.domain.alerts import (
 from livecast.domain.auth import Principal
 from livecast.domain.bus import EventBus
 from livecast.domain.errors import NotFound, ValidationFailed
-from livecast.domain.events import (
-    ALERTS,
-    HEALTH,
-    AlertCleared,
-    AlertRaised,
-    Event,
-    HealthSampled,
-    owner_channel,
-    stream_channel,
-)
+from livecast.domain.events import HEALTH, AlertCleared, AlertRaised, Event, HealthSampled, stream_channel
 from livecast.domain.health import HealthSample
 from livecast.domain.health_models import StreamAlert, StreamHealthState, StreamQualityMetric
 from livecast.domain.models import Stream
@@ -101,7 +93,7 @@ class HealthMonitor:
             raise NotFound(f"stream {stream_id} does not exist")
         await self.bus.publish([stream_channel(stream_id, HEALTH)], _event(stream_id, owner_id, sample))
         for event in events:
-            await self.bus.publish(_alert_channels(stream_id, owner_id), event)
+            await self.bus.publish(alert_channels(stream_id, owner_id), event)
 
     async def _record_locked(
         self, conn: BaseDBAsyncClient, state: StreamHealthState, owner_id: str, sample: HealthSample
@@ -139,11 +131,6 @@ class HealthMonitor:
         self._restart.discard(stream_id)
         return events
 
-    async def _clear(self, stream_id: str, owner_id: str, kind: str, alert_id: str, at: datetime) -> None:
-        if await StreamAlert.filter(id=alert_id, cleared_at__isnull=True).update(cleared_at=at):
-            event = AlertCleared(alert_id=alert_id, stream_id=stream_id, owner_id=owner_id, kind=kind, at=at.isoformat())
-            await self.bus.publish(_alert_channels(stream_id, owner_id), event)
-
     def forget(self, stream_id: str) -> None:
         """Stop watching (the publish is over): the counts restart at this monitor's next sample of the stream
         (active alerts stay, and are still cleared after ``clear_after`` good samples)."""
@@ -160,14 +147,12 @@ class HealthMonitor:
             return 0
         await StreamHealthState.filter(stream_id=stream_id).update(hysteresis=None)
         now, cleared = datetime.now(UTC), 0
+        owner_id = str(stream.owner_id)
         for alert in await StreamAlert.filter(stream_id=stream_id, cleared_at__isnull=True):
-            await self._clear(stream_id, str(stream.owner_id), alert.kind, str(alert.id), now)
-            cleared += 1
+            cleared += await clear_alert(
+                bus=self.bus, stream_id=stream_id, owner_id=owner_id, kind=alert.kind, alert_id=str(alert.id), at=now
+            )
         return cleared
-
-
-def _alert_channels(stream_id: str, owner_id: str) -> list[str]:
-    return [stream_channel(stream_id, ALERTS), owner_channel(owner_id, ALERTS)]
 
 
 def _columns(sample: HealthSample) -> dict[str, object]:

@@ -61,11 +61,13 @@ def health_sample(health: IngestHealth, *, at: datetime) -> HealthSample:
 
 
 class ProviderHealthPoller:
-    """Polls one provider's ``LIVE`` streams for health; keeps their alert hysteresis (in this process).
+    """Polls one provider's ``LIVE`` streams for health and records the samples through a
+    :class:`HealthMonitor`, whose alert hysteresis counts are durable (``stream_health.hysteresis``, under a row
+    lock), so whichever worker process runs the periodic job continues the same counts.
 
     One poller per worker process (the periodic job gets it by dependency injection). A stream that stops
-    being ``LIVE`` is forgotten (its counts restart when it is live again); active alerts of a stream that has
-    finished are cleared.
+    being ``LIVE`` is forgotten (its counts restart at its next sample when it is live again); active alerts of
+    a stream that has finished are cleared.
     """
 
     def __init__(self, bus: EventBus, *, provider: str = "mux") -> None:

@@ -20,5 +20,7 @@ async def viewer_token(ctx: RequestContext, stream_id: str) -> RoomToken:
 
 
 async def playback(ctx: RequestContext, model: Stream) -> PlaybackInfo:
-    """The paired stream's HLS, with the WebRTC ``fallback`` while egress has failed."""
-    return await broadcast.playback(deps=ctx.deps, stream=model)
+    """The paired stream's HLS, with the WebRTC ``fallback`` while egress has failed (broadcast rows batched
+    by the request's DataLoader: one query for a list of streams)."""
+    paired = await ctx.loaders.broadcasts.load(str(model.id))
+    return broadcast.playback_of(deps=ctx.deps, stream=model, paired=paired)

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
-from livecast.domain import moderation, monitoring, simulcast, users
+from livecast.domain import broadcast, moderation, monitoring, simulcast, users
 from livecast.domain.chat_models import ChatRoom
 from livecast.domain.auth import Principal
 from livecast.domain.deps import Deps
 from livecast.domain.errors import Unauthenticated
 from livecast.domain.models import User
-from livecast.domain.provider_models import SimulcastTarget
+from livecast.domain.provider_models import Broadcast, SimulcastTarget
 
 
 @dataclass
@@ -30,6 +30,9 @@ class Loaders:
     )
     simulcast_targets: DataLoader[str, list[SimulcastTarget]] = field(
         default_factory=lambda: DataLoader(load_fn=simulcast.targets_by_stream_ids)  # type: ignore[arg-type]
+    )
+    broadcasts: DataLoader[str, Broadcast | None] = field(
+        default_factory=lambda: DataLoader(load_fn=broadcast.broadcasts_by_stream_ids)  # type: ignore[arg-type]
     )
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
 from livecast.domain import models
 from livecast.domain.errors import DomainError
-from livecast.domain.validation import UNSET, StreamFields
 from livecast.resolvers import broadcast as resolve_broadcast
 from livecast.resolvers import chat as resolve_chat
 from livecast.resolvers import health as resolve_health
@@ -31,6 +30,7 @@ from livecast.schema.health import AlertThresholds, HealthSample
 from livecast.schema.moderation import ChatSettings, resolve_settings
 from livecast.schema.results import as_result
 from livecast.schema.simulcast import SimulcastTarget
+from livecast.schema.stream_inputs import CreateStreamInput, UpdateStreamInput, stream_fields
 from livecast.schema.users import User
 
 
@@ -222,46 +222,6 @@ DeleteStreamResult = Annotated[
 ]
 
 
-@strawberry.input
-class CreateStreamInput:
-    title: str = strawberry.field(description="1-200 characters after trimming.")
-    description: str | None = strawberry.field(default=strawberry.UNSET, description="At most 5,000 characters.")
-    thumbnail_url: str | None = strawberry.UNSET
-    scheduled_at: datetime | None = strawberry.field(default=strawberry.UNSET, description="ISO 8601 with offset.")
-    latency_mode: LatencyMode | None = strawberry.UNSET
-    playback_policy: PlaybackPolicy | None = strawberry.UNSET
-    reconnect_window: int | None = strawberry.field(default=strawberry.UNSET, description="Seconds, 0-1800 (default 60).")
-    max_continuous_duration: int | None = strawberry.field(default=strawberry.UNSET, description="Seconds, 60-43200 (12 h).")
-    recording_enabled: bool | None = strawberry.UNSET
-    chat_enabled: bool | None = strawberry.UNSET
-    reactions_enabled: bool | None = strawberry.UNSET
-    provider: str = strawberry.field(default="local", description="`local` (more providers arrive with Mux/LiveKit).")
-
-
-@strawberry.input
-class UpdateStreamInput:
-    title: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    thumbnail_url: str | None = strawberry.UNSET
-    scheduled_at: datetime | None = strawberry.UNSET
-    latency_mode: LatencyMode | None = strawberry.UNSET
-    playback_policy: PlaybackPolicy | None = strawberry.UNSET
-    reconnect_window: int | None = strawberry.UNSET
-    max_continuous_duration: int | None = strawberry.UNSET
-    recording_enabled: bool | None = strawberry.UNSET
-    chat_enabled: bool | None = strawberry.UNSET
-    reactions_enabled: bool | None = strawberry.UNSET
-
-
-def _fields(data: CreateStreamInput | UpdateStreamInput) -> StreamFields:
-    names = StreamFields.__dataclass_fields__
-    return StreamFields(**{name: _unset(getattr(data, name)) for name in names})
-
-
-def _unset(value: Any) -> Any:
-    return UNSET if value is strawberry.UNSET else value
-
-
 @strawberry.type
 class StreamQuery:
     @strawberry.field(description="A stream by id, or null.")
@@ -291,11 +251,11 @@ def _cursor(m: models.Stream) -> str:
 class StreamMutation:
     @strawberry.mutation(description="Create a SCHEDULED stream owned by the caller; its `ingest` has the key.")
     async def create_stream(self, info: Info, input: CreateStreamInput) -> StreamResult:
-        return await as_result(resolve.create_stream(info.context, _fields(input), input.provider), Stream.from_model)
+        return await as_result(resolve.create_stream(info.context, stream_fields(input), input.provider), Stream.from_model)
 
     @strawberry.mutation
     async def update_stream(self, info: Info, id: strawberry.ID, input: UpdateStreamInput) -> StreamResult:
-        return await as_result(resolve.update_stream(info.context, str(id), _fields(input)), Stream.from_model)
+        return await as_result(resolve.update_stream(info.context, str(id), stream_fields(input)), Stream.from_model)
 
     @strawberry.mutation(description="End a PREPARING, LIVE or RECONNECTING stream; disconnects the encoder.")
     async def end_stream(self, info: Info, id: strawberry.ID) -> StreamResult:

@@ -3,31 +3,24 @@
 Served by uvicorn inside the test's event loop; the REAL ``livekit.api.LiveKitAPI`` talks to it. It behaves
 as livekit-server does where livecast depends on it:
 
-* Twirp routes ``POST /twirp/livekit.<Service>/<Method>``, bodies ``application/protobuf`` (what the SDK
-  sends) or ``application/json``; the answer uses the request's content type. Errors are Twirp JSON
-  ``{"code": ..., "msg": ...}`` with the matching HTTP status (``bad_route`` 404, ``malformed`` 400,
-  ``invalid_argument`` 400, ``unauthenticated`` 401, ``not_found`` 404, ``failed_precondition`` 412,
-  ``unavailable`` 503).
-* ``Authorization: Bearer <JWT>``: HS256 signed with the API secret, ``iss`` = the API key, ``exp`` in the
-  future. Grants checked like livekit-server's ``Ensure*Permission``: CreateRoom/DeleteRoom need
+* Twirp routes ``POST /twirp/livekit.<Service>/<Method>``, protobuf or JSON bodies, Twirp JSON errors, and
+  ``Authorization: Bearer <JWT>`` checked with livekit-server's grants: CreateRoom/DeleteRoom need
   ``roomCreate``, ListRooms ``roomList``, ListParticipants/RemoveParticipant ``roomAdmin`` for that ``room``,
-  every Egress call ``roomRecord``; a missing or insufficient grant is ``unauthenticated`` "permissions denied".
+  every Egress call ``roomRecord`` (codec, tokens, grants and webhook signing: :mod:`tests.emulators.livekit_twirp`;
+  participants, rooms and egresses: :mod:`tests.emulators.livekit_state`).
 
 State is plain Python, inspectable and drivable by the test: :meth:`LiveKitEmulator.join` / :meth:`leave`
 simulate participants, :meth:`fail_egress` an egress that breaks, ``egress_start_error`` a refused start,
 ``available = False`` an outage (503). Every egress keeps the RTMP URLs it was asked to push to.
 
 Webhooks: with ``webhook_urls`` set, room, participant, track and egress changes are POSTed as LiveKit does
-(``application/webhook+json``, a protobuf-JSON ``WebhookEvent``; header ``Authorization: <JWT>`` signed with the
-API secret, claim ``sha256`` = base64 SHA-256 of the body), in order, from a background task; ``webhooks_sent``
+(``application/webhook+json``, a protobuf-JSON ``WebhookEvent``, signed), in order, from a background task; ``webhooks_sent``
 keeps ``(event, HTTP status)`` and :meth:`webhooks_idle` waits until the queue is empty.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -36,104 +29,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import jwt
-import uvicorn
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 from livekit.protocol import egress as proto_egress
-from livekit.protocol import models as proto_models
 from livekit.protocol import room as proto_room
 from livekit.protocol import webhook as proto_webhook
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from livecast.settings import Settings
+from tests.emulators.livekit_state import ES, Egress, Participant, Room
+from tests.emulators.livekit_twirp import (
+    TwirpFailure,
+    bearer_claims,
+    decode,
+    encode,
+    require,
+    require_admin,
+    webhook_headers,
+)
+from tests.emulators.serving import start_serving, stop_serving
 from tests.helpers.processes import free_port
 
-STATUS = {
-    "bad_route": 404, "malformed": 400, "invalid_argument": 400, "unauthenticated": 401, "permission_denied": 403,
-    "not_found": 404, "already_exists": 409, "failed_precondition": 412, "resource_exhausted": 429,
-    "internal": 500, "unavailable": 503,
-}  # fmt: skip
-"""Twirp error code → HTTP status (Twirp spec, as livekit-server answers)."""
-
-ES = proto_egress.EgressStatus
-
-
-class TwirpFailure(Exception):
-    def __init__(self, code: str, msg: str) -> None:
-        super().__init__(f"{code}: {msg}")
-        self.code, self.msg = code, msg
-
-
-@dataclass
-class Participant:
-    identity: str
-    sid: str = field(default_factory=lambda: f"PA_{secrets.token_hex(6)}")
-    publishing: bool = True
-    joined_at: int = field(default_factory=lambda: int(time.time()))
-
-    def info(self) -> proto_models.ParticipantInfo:
-        tracks = [proto_models.TrackInfo(sid=f"TR_{self.sid[3:]}", type=proto_models.TrackType.VIDEO)] if self.publishing else []
-        return proto_models.ParticipantInfo(
-            sid=self.sid, identity=self.identity, state=proto_models.ParticipantInfo.ACTIVE, tracks=tracks,
-            is_publisher=self.publishing, joined_at=self.joined_at,
-        )  # fmt: skip
-
-
-@dataclass
-class Room:
-    name: str
-    empty_timeout: int = 0
-    max_participants: int = 0
-    metadata: str = ""
-    sid: str = field(default_factory=lambda: f"RM_{secrets.token_hex(6)}")
-    created_at: int = field(default_factory=lambda: int(time.time()))
-    participants: dict[str, Participant] = field(default_factory=dict)
-
-    @property
-    def publishers(self) -> int:
-        return sum(1 for p in self.participants.values() if p.publishing)
-
-    def info(self, active_recording: bool) -> proto_models.Room:
-        return proto_models.Room(
-            sid=self.sid, name=self.name, empty_timeout=self.empty_timeout, max_participants=self.max_participants,
-            creation_time=self.created_at, metadata=self.metadata, num_participants=len(self.participants),
-            num_publishers=self.publishers, active_recording=active_recording,
-        )  # fmt: skip
-
-
-@dataclass
-class Egress:
-    egress_id: str
-    room_name: str
-    room_id: str
-    urls: list[str]
-    layout: str
-    options: dict[str, Any]
-    """The request's ``advanced`` EncodingOptions as a dict (protobuf JSON names), or the preset name."""
-    status: int = ES.EGRESS_STARTING
-    error: str = ""
-    started_at: int = field(default_factory=time.time_ns)
-    ended_at: int = 0
-
-    @property
-    def active(self) -> bool:
-        return self.status in (ES.EGRESS_STARTING, ES.EGRESS_ACTIVE)
-
-    def info(self) -> proto_egress.EgressInfo:
-        failed = self.status == ES.EGRESS_FAILED
-        stream_status = proto_egress.StreamInfo.FAILED if failed else (
-            proto_egress.StreamInfo.ACTIVE if self.active else proto_egress.StreamInfo.FINISHED
-        )
-        return proto_egress.EgressInfo(
-            egress_id=self.egress_id, room_id=self.room_id, room_name=self.room_name, status=self.status,
-            started_at=self.started_at, ended_at=self.ended_at, error=self.error,
-            stream_results=[proto_egress.StreamInfo(url=u, status=stream_status, error=self.error) for u in self.urls],
-        )  # fmt: skip
+__all__ = ["Egress", "LiveKitEmulator", "Participant", "Room", "livekit_settings", "running_livekit_emulator"]
 
 
 @dataclass
@@ -179,10 +100,7 @@ class LiveKitEmulator:
             while True:
                 event = await outbox.get()
                 body = json_format.MessageToJson(event).encode()
-                digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
-                claims = {"iss": self.api_key, "exp": int(time.time()) + 600, "nbf": int(time.time()), "sha256": digest}
-                token = jwt.encode(claims, self.api_secret, algorithm="HS256")
-                headers = {"content-type": "application/webhook+json", "authorization": token}
+                headers = webhook_headers(body, self.api_key, self.api_secret)
                 for url in self.webhook_urls:
                     try:
                         status = (await http.post(url, content=body, headers=headers)).status_code
@@ -234,7 +152,7 @@ class LiveKitEmulator:
         return self.rooms[name]
 
     def create_room(self, req: proto_room.CreateRoomRequest, claims: dict[str, Any]) -> Message:
-        _require(claims, "roomCreate")
+        require(claims, "roomCreate")
         if not req.name:
             raise TwirpFailure("invalid_argument", "room name is required")
         if len(req.name) > 256:
@@ -246,12 +164,12 @@ class LiveKitEmulator:
         return room.info(bool(self.active_egresses(room.name)))
 
     def list_rooms(self, req: proto_room.ListRoomsRequest, claims: dict[str, Any]) -> Message:
-        _require(claims, "roomList")
+        require(claims, "roomList")
         rooms = [r for r in self.rooms.values() if not req.names or r.name in req.names]
         return proto_room.ListRoomsResponse(rooms=[r.info(bool(self.active_egresses(r.name))) for r in rooms])
 
     def delete_room(self, req: proto_room.DeleteRoomRequest, claims: dict[str, Any]) -> Message:
-        _require(claims, "roomCreate")
+        require(claims, "roomCreate")
         room = self._room(req.room)
         del self.rooms[req.room]
         for egress in self.active_egresses(req.room):  # the room is gone: its egress ends
@@ -261,12 +179,12 @@ class LiveKitEmulator:
         return proto_room.DeleteRoomResponse()
 
     def list_participants(self, req: proto_room.ListParticipantsRequest, claims: dict[str, Any]) -> Message:
-        _require_admin(claims, req.room)
+        require_admin(claims, req.room)
         room = self._room(req.room)
         return proto_room.ListParticipantsResponse(participants=[p.info() for p in room.participants.values()])
 
     def remove_participant(self, req: proto_room.RoomParticipantIdentity, claims: dict[str, Any]) -> Message:
-        _require_admin(claims, req.room)
+        require_admin(claims, req.room)
         room = self._room(req.room)
         if req.identity not in room.participants:
             raise TwirpFailure("not_found", "participant not found")
@@ -275,7 +193,7 @@ class LiveKitEmulator:
         return proto_room.RemoveParticipantResponse()
 
     def start_room_composite_egress(self, req: proto_egress.RoomCompositeEgressRequest, claims: dict[str, Any]) -> Message:
-        _require(claims, "roomRecord")
+        require(claims, "roomRecord")
         room = self._room(req.room_name)
         outputs = [*req.stream_outputs, *([req.stream] if req.HasField("stream") else [])]
         urls = [url for output in outputs for url in output.urls]
@@ -298,7 +216,7 @@ class LiveKitEmulator:
         return answer
 
     def stop_egress(self, req: proto_egress.StopEgressRequest, claims: dict[str, Any]) -> Message:
-        _require(claims, "roomRecord")
+        require(claims, "roomRecord")
         egress = self.egresses.get(req.egress_id)
         if egress is None:
             raise TwirpFailure("not_found", "egress does not exist")
@@ -313,7 +231,7 @@ class LiveKitEmulator:
         return answer
 
     def list_egress(self, req: proto_egress.ListEgressRequest, claims: dict[str, Any]) -> Message:
-        _require(claims, "roomRecord")
+        require(claims, "roomRecord")
         items = [
             e for e in self.egresses.values()
             if (not req.room_name or e.room_name == req.room_name) and (not req.egress_id or e.egress_id == req.egress_id)
@@ -345,61 +263,16 @@ class LiveKitEmulator:
             request_class, handler = route
             content_type = request.headers.get("content-type", "").split(";")[0].strip()
             body = await request.body()
-            claims = self._claims(request)
-            message = _decode(request_class, content_type, body)
-            answer = handler(message, claims)
+            claims = bearer_claims(request.headers.get("authorization", ""), self.api_key, self.api_secret)
+            answer = handler(decode(request_class, content_type, body), claims)
         except TwirpFailure as e:
             self.rejected.append((name, e.code, e.msg))
-            return JSONResponse({"code": e.code, "msg": e.msg}, status_code=STATUS.get(e.code, 500))
+            return e.response()
         self.calls.append(name)
-        if content_type == "application/json":
-            return Response(json_format.MessageToJson(answer), media_type="application/json")
-        return Response(answer.SerializeToString(), media_type="application/protobuf")
-
-    def _claims(self, request: Request) -> dict[str, Any]:
-        header = request.headers.get("authorization", "")
-        if not header:
-            return {}  # no token: no grants (each call then fails its permission check)
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise TwirpFailure("unauthenticated", "invalid authorization header: must start with Bearer")
-        try:
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError as e:
-            raise TwirpFailure("unauthenticated", f"invalid authorization token: {e}") from e
-        if unverified.get("iss") != self.api_key:
-            raise TwirpFailure("unauthenticated", "invalid API key")
-        try:
-            return jwt.decode(
-                token, self.api_secret, algorithms=["HS256"], issuer=self.api_key, options={"require": ["exp", "iss"]}
-            )
-        except jwt.PyJWTError as e:
-            raise TwirpFailure("unauthenticated", f"invalid authorization token: {e}") from e
+        return encode(answer, content_type)
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/twirp/livekit.{service}/{method}", self.handle, methods=["POST"])])
-
-
-def _decode(request_class: type[Message], content_type: str, body: bytes) -> Message:
-    try:
-        if content_type == "application/protobuf":
-            return request_class.FromString(body)
-        if content_type == "application/json":
-            return json_format.Parse(body or b"{}", request_class())
-    except (DecodeError, json_format.ParseError, UnicodeDecodeError) as e:
-        raise TwirpFailure("malformed", f"the request body could not be decoded: {e}") from e
-    raise TwirpFailure("bad_route", f"unexpected Content-Type: {content_type!r}")
-
-
-def _require(claims: dict[str, Any], grant: str) -> None:
-    if not (claims.get("video") or {}).get(grant):
-        raise TwirpFailure("unauthenticated", "permissions denied")
-
-
-def _require_admin(claims: dict[str, Any], room: str) -> None:
-    video = claims.get("video") or {}
-    if not video.get("roomAdmin") or (room and video.get("room") != room):
-        raise TwirpFailure("unauthenticated", "permissions denied")
 
 
 @asynccontextmanager
@@ -408,22 +281,12 @@ async def running_livekit_emulator() -> AsyncIterator[LiveKitEmulator]:
     emulator = LiveKitEmulator()
     port = free_port()
     emulator.url = f"http://127.0.0.1:{port}"
-    config = uvicorn.Config(emulator.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.02)
-    if task.done():
-        task.result()
-    assert server.started, "LiveKit emulator did not start"
+    server, task = await start_serving(emulator.app(), port, "LiveKit emulator")
     try:
         yield emulator
     finally:
         await emulator.close()
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+        await stop_serving(server, task)
 
 
 def livekit_settings(settings: Settings, emulator: LiveKitEmulator, **overrides: Any) -> Settings:

@@ -23,21 +23,21 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from livecast.settings import Settings
 from tests.emulators import mux_rules
 from tests.emulators.mux_data import data_routes
-from tests.emulators.mux_support import Faults, find, mux_error, mux_id, rsa_key_pair
+from tests.emulators.mux_support import Faults, find, mux_error, mux_id, mux_settings
+from tests.emulators.serving import start_serving, stop_serving
 from tests.helpers.processes import free_port
+
+__all__ = ["BASE", "MuxEmulator", "mux_settings", "running_mux_emulator"]
 
 BASE = "/video/v1/live-streams"
 NOT_FOUND = "The requested resource either doesn't exist or you don't have access to it."
-SECRET_FIELDS = ("mux_token_secret", "mux_webhook_secret", "mux_signing_private_key")
 
 
 class MuxEmulator:
@@ -93,23 +93,13 @@ class MuxEmulator:
 
     async def start(self) -> None:
         """Serve on ``self.port`` (again, after :meth:`stop`)."""
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        for _ in range(200):
-            if self._server.started or self._task.done():
-                break
-            await asyncio.sleep(0.02)
-        if self._task.done():
-            self._task.result()
-        assert self._server.started, "Mux emulator did not start"
+        self._server, self._task = await start_serving(self.app, self.port, "Mux emulator")
 
     async def stop(self) -> None:
         """Stop listening: clients get "connection refused" until :meth:`start`."""
         self.release()
         if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await asyncio.wait_for(self._task, 10)
+            await stop_serving(self._server, self._task)
             self._server = self._task = None
 
     @asynccontextmanager
@@ -290,25 +280,3 @@ async def running_mux_emulator() -> AsyncIterator[MuxEmulator]:
         yield emulator
     finally:
         await emulator.stop()
-
-
-def mux_settings(settings: Settings, emulator: MuxEmulator, **overrides: Any) -> Settings:
-    """``settings`` pointed at ``emulator``: API and stats URLs, token, webhook secret and a URL signing key
-    (private key base64-encoded as Mux returns it; its public PEM in ``emulator.signing_keys``)."""
-    private_pem, public_pem = rsa_key_pair()
-    key_id = emulator.signing_keys and next(iter(emulator.signing_keys)) or mux_id()
-    emulator.signing_keys[key_id] = public_pem
-    update: dict[str, Any] = {
-        "mux_api_url": emulator.url,
-        "mux_stats_url": emulator.url,
-        "mux_token_id": emulator.token_id,
-        "mux_token_secret": emulator.token_secret,
-        "mux_webhook_secret": emulator.webhook_secret,
-        "mux_signing_key_id": key_id,
-        "mux_signing_private_key": base64.b64encode(private_pem.encode()).decode(),
-    }
-    update.update(overrides)
-    for name in SECRET_FIELDS:
-        if isinstance(update.get(name), str):
-            update[name] = SecretStr(update[name])
-    return settings.model_copy(update=update)

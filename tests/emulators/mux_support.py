@@ -1,16 +1,25 @@
-"""Pieces of the Mux emulator: Mux-shaped ids and error bodies, fault injection (ASGI), a test RSA key pair."""
+"""Pieces of the Mux emulator: Mux-shaped ids and error bodies, fault injection (ASGI), a test RSA key pair,
+and :func:`mux_settings` (livecast settings pointed at an emulator; also importable from ``tests.emulators.mux``)."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import secrets
 import string
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import SecretStr
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from livecast.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.emulators.mux import MuxEmulator
+
 ALNUM = string.ascii_letters + string.digits
+SECRET_FIELDS = ("mux_token_secret", "mux_webhook_secret", "mux_signing_private_key")
 
 
 class FaultSource(Protocol):
@@ -78,3 +87,25 @@ def rsa_key_pair() -> tuple[str, str]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
     return private, public
+
+
+def mux_settings(settings: Settings, emulator: MuxEmulator, **overrides: Any) -> Settings:
+    """``settings`` pointed at ``emulator``: API and stats URLs, token, webhook secret and a URL signing key
+    (private key base64-encoded as Mux returns it; its public PEM in ``emulator.signing_keys``)."""
+    private_pem, public_pem = rsa_key_pair()
+    key_id = emulator.signing_keys and next(iter(emulator.signing_keys)) or mux_id()
+    emulator.signing_keys[key_id] = public_pem
+    update: dict[str, Any] = {
+        "mux_api_url": emulator.url,
+        "mux_stats_url": emulator.url,
+        "mux_token_id": emulator.token_id,
+        "mux_token_secret": emulator.token_secret,
+        "mux_webhook_secret": emulator.webhook_secret,
+        "mux_signing_key_id": key_id,
+        "mux_signing_private_key": base64.b64encode(private_pem.encode()).decode(),
+    }
+    update.update(overrides)
+    for name in SECRET_FIELDS:
+        if isinstance(update.get(name), str):
+            update[name] = SecretStr(update[name])
+    return settings.model_copy(update=update)

@@ -8,21 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.emulators.mux import MuxEmulator, running_mux_emulator
+from tests.emulators.mux import MuxEmulator
 
 BASE = "/video/v1/live-streams"
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[MuxEmulator]:
-    async with running_mux_emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-async def http(emulator: MuxEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    auth = (emulator.token_id, emulator.token_secret)
-    async with httpx.AsyncClient(base_url=emulator.url, auth=auth, timeout=5) as client:
+async def http(mux_emulator: MuxEmulator) -> AsyncIterator[httpx.AsyncClient]:
+    auth = (mux_emulator.token_id, mux_emulator.token_secret)
+    async with httpx.AsyncClient(base_url=mux_emulator.url, auth=auth, timeout=5) as client:
         yield client
 
 
@@ -33,22 +27,22 @@ def invalid(response: httpx.Response) -> list[str]:
     return error["messages"]
 
 
-async def test_basic_auth_is_required(emulator: MuxEmulator) -> None:
-    async with httpx.AsyncClient(base_url=emulator.url) as anonymous:
-        for auth in (None, (emulator.token_id, "wrong"), ("someone", emulator.token_secret)):
+async def test_basic_auth_is_required(mux_emulator: MuxEmulator) -> None:
+    async with httpx.AsyncClient(base_url=mux_emulator.url) as anonymous:
+        for auth in (None, (mux_emulator.token_id, "wrong"), ("someone", mux_emulator.token_secret)):
             r = await anonymous.post(BASE, json={"playback_policy": ["public"]}, auth=auth)
             assert r.status_code == 401 and r.json()["error"]["type"] == "unauthorized"
-    assert emulator.unauthorized == 3
-    assert emulator.live_streams == {}
+    assert mux_emulator.unauthorized == 3
+    assert mux_emulator.live_streams == {}
 
 
-async def test_create_get_list_and_not_found(http: httpx.AsyncClient, emulator: MuxEmulator) -> None:
+async def test_create_get_list_and_not_found(http: httpx.AsyncClient, mux_emulator: MuxEmulator) -> None:
     r = await http.post(BASE, json={"playback_policy": "public", "latency_mode": "reduced", "new_asset_settings": {"playback_policy": ["public"]}})
     assert r.status_code == 201
     data = r.json()["data"]
     assert data["status"] == "idle" and data["latency_mode"] == "reduced" and data["reconnect_window"] == 60
     assert [p["policy"] for p in data["playback_ids"]] == ["public"] and data["stream_key"]
-    assert emulator.live_streams[data["id"]] == data
+    assert mux_emulator.live_streams[data["id"]] == data
     assert (await http.get(f"{BASE}/{data['id']}")).json()["data"]["id"] == data["id"]
     assert [s["id"] for s in (await http.get(BASE)).json()["data"]] == [data["id"]]
     missing = await http.get(f"{BASE}/nope")
@@ -74,10 +68,10 @@ async def test_create_get_list_and_not_found(http: httpx.AsyncClient, emulator: 
         (["playback_policy"], "the request body must be a JSON object"),
     ],
 )
-async def test_malformed_creates_are_refused(http: httpx.AsyncClient, emulator: MuxEmulator, body: Any, message: str) -> None:
+async def test_malformed_creates_are_refused(http: httpx.AsyncClient, mux_emulator: MuxEmulator, body: Any, message: str) -> None:
     messages = invalid(await http.post(BASE, json=body))
     assert any(m.startswith(message) for m in messages), messages
-    assert emulator.live_streams == {}
+    assert mux_emulator.live_streams == {}
 
 
 async def test_invalid_json_is_refused(http: httpx.AsyncClient) -> None:
@@ -85,25 +79,25 @@ async def test_invalid_json_is_refused(http: httpx.AsyncClient) -> None:
     assert invalid(r) == ["The request body is not valid JSON"]
 
 
-async def test_update_and_lifecycle_routes(http: httpx.AsyncClient, emulator: MuxEmulator) -> None:
+async def test_update_and_lifecycle_routes(http: httpx.AsyncClient, mux_emulator: MuxEmulator) -> None:
     stream_id = (await http.post(BASE, json={"playback_policy": ["signed"]})).json()["data"]["id"]
     one = f"{BASE}/{stream_id}"
     assert invalid(await http.patch(one, json={"latency_mode": "fast"}))
     assert invalid(await http.patch(one, json={"stream_key": "mine"})) == ["stream_key is not a valid parameter"]
     r = await http.patch(one, json={"reconnect_window": 5.5, "latency_mode": "low"})
     assert (r.json()["data"]["reconnect_window"], r.json()["data"]["latency_mode"]) == (5.5, "low")
-    old_key = emulator.live_streams[stream_id]["stream_key"]
+    old_key = mux_emulator.live_streams[stream_id]["stream_key"]
     assert (await http.post(f"{one}/reset-stream-key")).json()["data"]["stream_key"] != old_key
     assert (await http.put(f"{one}/disable")).json() == {"data": {}}
-    assert emulator.live_streams[stream_id]["status"] == "disabled"
+    assert mux_emulator.live_streams[stream_id]["status"] == "disabled"
     await http.put(f"{one}/enable")
-    emulator.set_status(stream_id, "active")
+    mux_emulator.set_status(stream_id, "active")
     assert (await http.put(f"{one}/complete")).json() == {"data": {}}
-    assert emulator.live_streams[stream_id]["status"] == "idle"
-    assert (await http.delete(one)).status_code == 204 and stream_id not in emulator.live_streams
+    assert mux_emulator.live_streams[stream_id]["status"] == "idle"
+    assert (await http.delete(one)).status_code == 204 and stream_id not in mux_emulator.live_streams
 
 
-async def test_simulcast_target_routes(http: httpx.AsyncClient, emulator: MuxEmulator) -> None:
+async def test_simulcast_target_routes(http: httpx.AsyncClient, mux_emulator: MuxEmulator) -> None:
     stream_id = (await http.post(BASE, json={"playback_policy": ["public"]})).json()["data"]["id"]
     targets = f"{BASE}/{stream_id}/simulcast-targets"
     assert invalid(await http.post(targets, json={"stream_key": "k"})) == ["url is required"]
@@ -112,22 +106,22 @@ async def test_simulcast_target_routes(http: httpx.AsyncClient, emulator: MuxEmu
     target = r.json()["data"]
     assert r.status_code == 201 and target["status"] == "idle" and target["passthrough"] == "yt"
     assert (await http.get(f"{targets}/{target['id']}")).json()["data"] == target
-    emulator.set_status(stream_id, "active")
+    mux_emulator.set_status(stream_id, "active")
     assert invalid(await http.post(targets, json={"url": "rtmp://x/y", "stream_key": "k"}))
-    emulator.set_status(stream_id, "idle")
+    mux_emulator.set_status(stream_id, "idle")
     assert (await http.delete(f"{targets}/{target['id']}")).status_code == 204
     assert (await http.get(f"{targets}/{target['id']}")).status_code == 404
 
 
-async def test_fault_injection(http: httpx.AsyncClient, emulator: MuxEmulator) -> None:
-    emulator.fail_next(2, status=503)
+async def test_fault_injection(http: httpx.AsyncClient, mux_emulator: MuxEmulator) -> None:
+    mux_emulator.fail_next(2, status=503)
     assert [(await http.get(BASE)).status_code for _ in range(3)] == [503, 503, 200]
-    async with emulator.down():
+    async with mux_emulator.down():
         with pytest.raises(httpx.ConnectError):
             await http.get(BASE)
     assert (await http.get(BASE)).status_code == 200
-    emulator.hang()
+    mux_emulator.hang()
     with pytest.raises(httpx.ReadTimeout):
         await http.get(BASE, timeout=0.2)
-    emulator.release()
+    mux_emulator.release()
     assert (await http.get(BASE)).status_code == 200

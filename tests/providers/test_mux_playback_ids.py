@@ -31,7 +31,7 @@ from livecast.providers.mux import MuxProvider
 from livecast.providers.registry import ProviderRegistry
 from livecast.settings import Settings
 from tests.conftest import Server, run_server
-from tests.emulators.mux import BASE, MuxEmulator, mux_settings, running_mux_emulator
+from tests.emulators.mux import BASE, MuxEmulator
 from tests.helpers.client import RESULT_FIELDS, create_stream, gql_http
 
 UPDATE = f"""mutation($id: ID!, $input: UpdateStreamInput!) {{
@@ -42,14 +42,9 @@ STREAM = "query($id: ID!) { stream(id: $id) { ingest { srtUrl streamKey } playba
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[MuxEmulator]:
-    async with running_mux_emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def settings(settings: Settings, emulator: MuxEmulator) -> Settings:
-    return mux_settings(settings, emulator, provider_retry_attempts=2, provider_timeout_seconds=3.0)
+def settings(mux_test_settings: Settings) -> Settings:
+    """The shared test settings pointed at the Mux emulator (``tests/helpers/providers.py``)."""
+    return mux_test_settings
 
 
 @pytest.fixture
@@ -69,7 +64,7 @@ def srt_query(srt_url: str) -> dict[str, list[str]]:
 
 
 async def test_srt_passphrase_is_stored_and_served_after_a_restart(
-    server: Server, settings: Settings, emulator: MuxEmulator, caplog: pytest.LogCaptureFixture
+    server: Server, settings: Settings, mux_emulator: MuxEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     user = await ensure_user(name="alice", roles=[])
@@ -77,7 +72,7 @@ async def test_srt_passphrase_is_stored_and_served_after_a_restart(
     # Created by another process (its own Mux adapter): the server's adapter never sees Mux's answer.
     elsewhere = dataclasses.replace(server.runtime.deps, providers=ProviderRegistry(settings))
     row = await streams.create_stream(deps=elsewhere, actor=alice, fields=StreamFields(title="srt"), provider="mux")
-    mux_stream = emulator.live_streams[str(row.provider_stream_id)]
+    mux_stream = mux_emulator.live_streams[str(row.provider_stream_id)]
     passphrase = mux_stream["srt_passphrase"]
     assert (await Stream.get(id=row.id)).srt_passphrase == passphrase
 
@@ -103,26 +98,26 @@ async def test_srt_passphrase_is_stored_and_served_after_a_restart(
     assert not [r for r in caplog.records if r.levelno >= logging.INFO and passphrase in r.getMessage()]
 
 
-async def test_policy_change_gives_a_new_playback_id_and_deletes_the_old(server: Server, emulator: MuxEmulator) -> None:
+async def test_policy_change_gives_a_new_playback_id_and_deletes_the_old(server: Server, mux_emulator: MuxEmulator) -> None:
     token = await server.token("alice")
     created = await create_stream(server.graphql_http, token, provider="mux", playbackPolicy="PUBLIC")
     sid = created["id"]
-    (mux_id, mux_stream), = emulator.live_streams.items()
+    (mux_id, mux_stream), = mux_emulator.live_streams.items()
     [old] = mux_stream["playback_ids"]
     assert created["playback"]["hlsUrl"] == f"https://stream.mux.com/{old['id']}.m3u8"
-    asked = len(emulator.requests)
+    asked = len(mux_emulator.requests)
 
     result = await update(server, token, sid, playbackPolicy="SIGNED")
     assert result["__typename"] == "Stream", result
     [new] = mux_stream["playback_ids"]
     assert new["policy"] == "signed" and new["id"] != old["id"]
     playback_ids = f"{BASE}/{mux_id}/playback-ids"
-    assert [(m, p) for m, p, _ in emulator.requests[asked:]] == [
+    assert [(m, p) for m, p, _ in mux_emulator.requests[asked:]] == [
         ("GET", f"{BASE}/{mux_id}"), ("PATCH", f"{BASE}/{mux_id}"),
         ("POST", playback_ids), ("DELETE", f"{playback_ids}/{old['id']}"),
     ]  # fmt: skip
-    assert emulator.requests[asked + 2][2] == {"policy": "signed"}
-    async with httpx.AsyncClient(base_url=emulator.url, auth=(emulator.token_id, emulator.token_secret)) as http:
+    assert mux_emulator.requests[asked + 2][2] == {"policy": "signed"}
+    async with httpx.AsyncClient(base_url=mux_emulator.url, auth=(mux_emulator.token_id, mux_emulator.token_secret)) as http:
         assert (await http.get(f"{playback_ids}/{old['id']}")).status_code == 404, "the old (public) id is gone"
         assert (await http.get(f"{playback_ids}/{new['id']}")).json()["data"] == new
 
@@ -148,34 +143,34 @@ async def test_policy_change_gives_a_new_playback_id_and_deletes_the_old(server:
 
 
 async def test_old_id_that_cannot_be_deleted_leaves_everything_as_it_was(
-    settings: Settings, emulator: MuxEmulator
+    settings: Settings, mux_emulator: MuxEmulator
 ) -> None:
     mux = MuxProvider(settings)
     spec = StreamSpec("t", "STANDARD", "PUBLIC", 60, 3600, recording_enabled=False)
     p = await mux.create_stream(spec)
     ref = StreamRef(p.provider_stream_id, p.stream_key, p.playback_id, "SIGNED", p.srt_passphrase)
-    mux_stream = emulator.live_streams[str(p.provider_stream_id)]
-    emulator.fail_route("DELETE", f"/playback-ids/{p.playback_id}", 500, n=settings.provider_retry_attempts)
-    asked = len(emulator.requests)
+    mux_stream = mux_emulator.live_streams[str(p.provider_stream_id)]
+    mux_emulator.fail_route("DELETE", f"/playback-ids/{p.playback_id}", 500, n=settings.provider_retry_attempts)
+    asked = len(mux_emulator.requests)
     with pytest.raises(ProviderUnavailable):
         await mux.update_stream(ref, dataclasses.replace(spec, playback_policy="SIGNED"))
     assert mux_stream["playback_ids"] == [{"id": p.playback_id, "policy": "public"}], "the new id was removed again"
-    log = [(method, path) for method, path, _ in emulator.requests[asked:]]  # the failed DELETEs are not logged
+    log = [(method, path) for method, path, _ in mux_emulator.requests[asked:]]  # the failed DELETEs are not logged
     assert [method for method, _ in log] == ["GET", "PATCH", "POST", "DELETE"]
     assert log[-1][1].startswith(f"{BASE}/{p.provider_stream_id}/playback-ids/") and p.playback_id not in log[-1][1]
-    assert emulator.failures_served == settings.provider_retry_attempts
+    assert mux_emulator.failures_served == settings.provider_retry_attempts
 
     del mux_stream["playback_ids"][0]  # deleted on Mux meanwhile: the replacement just goes ahead
     new_id = await mux.update_stream(ref, dataclasses.replace(spec, playback_policy="SIGNED"))
     assert mux_stream["playback_ids"] == [{"id": new_id, "policy": "signed"}]
 
 
-async def test_domain_keeps_the_old_id_when_mux_fails(emulator: MuxEmulator, deps: Deps) -> None:
+async def test_domain_keeps_the_old_id_when_mux_fails(mux_emulator: MuxEmulator, deps: Deps) -> None:
     user = await ensure_user(name="carol", roles=[])
     carol = Principal(user_id=str(user.id), name=user.name, roles=frozenset())
     row = await streams.create_stream(deps=deps, actor=carol, fields=StreamFields(title="t"), provider="mux")
-    mux_stream = emulator.live_streams[str(row.provider_stream_id)]
-    emulator.fail_route("POST", "/playback-ids", 400)
+    mux_stream = mux_emulator.live_streams[str(row.provider_stream_id)]
+    mux_emulator.fail_route("POST", "/playback-ids", 400)
     signed = StreamFields(playback_policy=PlaybackPolicy.SIGNED)
     with pytest.raises(ProviderFailed, match="policy must be|injected failure"):
         await streams.update_stream(deps=deps, actor=carol, stream_id=str(row.id), fields=signed)
@@ -184,8 +179,8 @@ async def test_domain_keeps_the_old_id_when_mux_fails(emulator: MuxEmulator, dep
     assert mux_stream["playback_ids"] == [{"id": row.playback_id, "policy": "public"}]
 
 
-async def test_emulator_validates_playback_id_requests(emulator: MuxEmulator) -> None:
-    async with httpx.AsyncClient(base_url=emulator.url, auth=(emulator.token_id, emulator.token_secret)) as http:
+async def test_emulator_validates_playback_id_requests(mux_emulator: MuxEmulator) -> None:
+    async with httpx.AsyncClient(base_url=mux_emulator.url, auth=(mux_emulator.token_id, mux_emulator.token_secret)) as http:
         stream_id = (await http.post(BASE, json={"playback_policy": ["public"]})).json()["data"]["id"]
         ids = f"{BASE}/{stream_id}/playback-ids"
 
