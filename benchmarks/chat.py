@@ -133,7 +133,8 @@ async def _subscribe(i: int, cfg: dict, sub: Subscriber, hist: list[int], shared
                 if timeout is not None and (timeout <= 0 or (cfg_final(shared) and sub.last >= shared["final"])):
                     return
                 try:
-                    raw = await asyncio.wait_for(ws.recv(), timeout if timeout is not None else 1.0)
+                    async with asyncio.timeout(timeout if timeout is not None else 1.0):  # (wait_for: a task per frame)
+                        raw = await ws.recv()
                 except TimeoutError:
                     continue
                 t = now()
@@ -547,6 +548,9 @@ def _run(args: argparse.Namespace, workdir: Path, pg_url: str | None) -> int:
         print(f"API process: CPU {cpu_pct:.0f}% of one core over the send window ({cpu2 - cpu0:.1f} s CPU incl. drain); "
               f"RSS {rss_before:.0f} MB before, peak {max(rss_peak, rss_now):.0f} MB (HWM {rss_hwm:.0f} MB); "
               f"machine busy {busy:.0f}% of {os.cpu_count()} cores")  # fmt: skip
+        # CPU seconds do not depend on how much CPU the other processes left the server: comparable across runs.
+        print(f"API CPU per accepted message: {1000 * (cpu2 - cpu0) / max(1, n_acc):.2f} ms (incl. its fan-out, "
+              f"{batches / max(1, n_acc):.1f} frames per message)")  # fmt: skip
         print(f"load processes (not the server): writer CPU {100 * (load1[-1] - load0[-1]) / send_window:.0f}%, subscriber "
               f"processes {100 * sum(b - a for a, b in zip(load0[:-1], load1[:-1], strict=True)) / send_window:.0f}% of one core")
         size = "" if args.rate >= TARGET_RATE and n >= 1000 else " (smaller than the target's 500/s x 1000: indicative only)"

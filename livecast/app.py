@@ -31,7 +31,7 @@ from livecast.domain.viewer_store import StoreUnavailable
 from livecast.domain.viewers import BEACON_PATH, MAX_BEACON_BYTES, Beacon
 from livecast.resolvers.context import RequestContext
 from livecast.runtime import Runtime, running
-from livecast.schema.execution import SharedResultWebSocket
+from livecast.schema.execution import GraphQLWSHandler, SharedResultWebSocket, TransportWSHandler
 from livecast.schema.root import build_schema
 from livecast.settings import Settings
 from livecast.webhook_routes import webhook_endpoint
@@ -70,6 +70,8 @@ class LivecastGraphQL(GraphQL):
     """Strawberry's ASGI view with livecast's typed context (caller from ``Authorization: Bearer``)."""
 
     websocket_adapter_class = SharedResultWebSocket  # type: ignore[assignment] - one JSON text per shared result
+    graphql_transport_ws_handler_class = TransportWSHandler  # frames of shared results sent directly (execution.py)
+    graphql_ws_handler_class = GraphQLWSHandler
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(

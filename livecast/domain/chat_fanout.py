@@ -8,8 +8,10 @@ and JSON text per selection, see ``livecast.schema.execution``).
 
 Batching adapts to the fan-out: a batch goes out at most every ``window`` seconds, and not before the
 members have finished with the previous one (they have asked for the next batch), waiting at most
-``HOLD_MAX`` seconds for a slow one. So when fanning one batch out to every websocket takes longer than the
-window, the next batch simply holds more messages, instead of each member falling further behind.
+``HOLD_MAX`` seconds for a slow one; then it rests ``FANOUT_REST`` times as long as that fan-out took. So
+when fanning one batch out to every websocket takes longer than the window, the next batch simply holds more
+messages (fewer frames per subscriber per second), instead of each member falling further behind, and the
+fan-out leaves the process time for everything else (the posts that feed it).
 
 Each member keeps the batches it has not read yet (up to ``MEMBER_MAX_ITEMS`` items; beyond that it is
 ended with ``SubscriberTooSlow``, like a lossless bus subscriber). Members start from the feed's position
@@ -44,6 +46,12 @@ hold every other request (a ``sendChatMessage`` waiting for its database reply) 
 MEMBER_MAX_ITEMS = 10_000
 """Unread items a member may hold: one that holds this many when another batch comes is ended as too slow."""
 FILL_PAGE = 500
+FANOUT_REST = 1.0
+"""After a fan-out that took ``d`` seconds (first member offered to last member done), the next batch waits
+until ``FANOUT_REST * d`` seconds have passed since (if longer than ``WINDOW``): fan-out then takes at most
+about half of the process's time under overload. Seconds of latency added: at most ``REST_MAX``."""
+REST_MAX = 0.5
+"""Seconds: the longest rest after a fan-out (one slow client must not space everyone's batches out)."""
 
 
 class Batch(list):  # type: ignore[type-arg]
@@ -146,6 +154,7 @@ class StreamFeed:
         self._arrived = asyncio.Event()
         self._owing = 0
         self._settled = asyncio.Event()
+        self._settled_at = 0.0
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task = asyncio.create_task(self._run(), name=f"livecast-chat-feed:{stream_id}")
 
@@ -165,6 +174,7 @@ class StreamFeed:
         self._owing -= 1
         if self._owing <= 0:
             self._owing = 0
+            self._settled_at = time.monotonic()
             self._settled.set()
 
     async def _run(self) -> None:
@@ -227,13 +237,17 @@ class StreamFeed:
         self._arrived.set()
 
     async def _distribute(self) -> None:
-        last_sent = float("-inf")
+        last_sent = -WINDOW
+        self._settled_at = last_sent
         while True:
             await self._arrived.wait()
             if self._owing:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._settled.wait(), HOLD_MAX)
-            delay = last_sent + WINDOW - time.monotonic()
+            now = time.monotonic()
+            # How long the last fan-out took; not measured when a slow member made us wait HOLD_MAX already.
+            busy = 0.0 if self._owing or self._settled_at < last_sent else self._settled_at - last_sent
+            delay = max(last_sent + WINDOW, self._settled_at + min(FANOUT_REST * busy, REST_MAX)) - now
             if delay > 0:
                 await asyncio.sleep(delay)
             batch = Batch(self._incoming[:MAX_ITEMS])
@@ -242,6 +256,7 @@ class StreamFeed:
                 self._arrived.clear()
             self._settled.clear()
             self._owing = 0
+            last_sent = time.monotonic()
             members = list(self.members)
             for start in range(0, len(members), WAKE_CHUNK):
                 if start:  # let the members woken so far send, and other requests (posts) move on
@@ -249,10 +264,10 @@ class StreamFeed:
                 for member in members[start : start + WAKE_CHUNK]:
                     member._offer(batch)
             if self._owing == 0:  # (members of the first chunks may have settled before the last was offered)
+                self._settled_at = time.monotonic()
                 self._settled.set()
             else:
                 self._settled.clear()
-            last_sent = time.monotonic()
 
 
 _feeds: weakref.WeakKeyDictionary[EventBus, dict[str, StreamFeed]] = weakref.WeakKeyDictionary()

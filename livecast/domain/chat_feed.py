@@ -5,8 +5,9 @@ subscription and one batcher per stream per process) *before* the database is re
 between is missed; messages are then deduplicated by ``sequence``. A hole in the live sequence (an event lost
 on the way, a bus outage, or two processes publishing out of order) is filled from the database, where every
 message was stored before it was published. Under load, items are coalesced into batches at most every
-``window`` seconds (100 ms by default; longer while the previous batch is still being sent) so a hot stream
-costs one websocket frame per batch, not per message. Reactions use :func:`batched` per subscriber.
+``window`` seconds (100 ms by default; longer while the previous batch is still being sent, plus a rest as
+long as that took, see ``chat_fanout.FANOUT_REST``) so a hot stream costs one websocket frame per batch, not
+per message. Reactions use :func:`batched` per subscriber.
 """
 
 from __future__ import annotations

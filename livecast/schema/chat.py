@@ -23,7 +23,7 @@ from livecast.schema.errors import (
     UnauthenticatedError,
     ValidationError,
 )
-from livecast.schema.execution import share
+from livecast.schema.execution import DirectSender, share
 from livecast.schema.results import as_result, relay_errors
 
 
@@ -70,8 +70,8 @@ ChatEvent = Annotated[ChatMessage | ChatMessageDeleted | ChatPinChanged, strawbe
 
 
 @strawberry.type(
-    description="Chat events in order; several arrive together under load (a batch at most every ~100 ms, or as soon "
-    "as the previous batch has been sent to every subscriber when that takes longer)."
+    description="Chat events in order; several arrive together under load (a batch at most every ~100 ms; when sending "
+    "the previous batch to every subscriber takes longer, after it was sent and a pause as long, at most 0.5 s)."
 )
 class ChatEventBatch:
     # Sent to many subscribers as one shared result per selection (``execution.share``): no field below it
@@ -216,9 +216,12 @@ class ChatSubscription:
     async def chat_messages(
         self, info: Info, stream_id: strawberry.ID, after_sequence: int | None = None
     ) -> AsyncGenerator[ChatEventBatch, None]:
+        direct = DirectSender.current(info)  # over a websocket: frames another subscriber's result made
         async with relay_errors():
             async for items in resolve.follow_chat(info.context, str(stream_id), after_sequence):
-                yield _event_batch(items)
+                payload = _event_batch(items)
+                if direct is None or not await direct.send(payload):
+                    yield payload
 
     @strawberry.subscription(description="Live reactions of a stream, batched under load.")
     async def reactions(self, info: Info, stream_id: strawberry.ID) -> AsyncGenerator[ReactionBatch, None]:

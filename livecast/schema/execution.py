@@ -13,12 +13,17 @@ show with thousands of subscribers of one stream.
   each in its own protocol envelope (``id``, ``type``). Only results without errors are shared; errors,
   completion and everything else stay per subscriber. The payload's type must have no viewer-dependent
   field (a resolver reading ``info.context``): the result would be the first subscriber's.
+* Once one subscriber of a selection has sent a shared payload, the others need none of Strawberry's and
+  graphql-core's per-event work (async generators, per-event executor, extension hooks, message dicts):
+  :class:`DirectSender` lets the subscription resolver write the frame itself (the same bytes, in its own
+  envelope) and go on to the next event; the first one, and anything else, takes the usual path.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from graphql import ExecutionResult
@@ -27,6 +32,8 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.extensions import MaskErrors
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 T = TypeVar("T")
 SHARED_RESULTS = "_livecast_shared_results"
@@ -46,6 +53,13 @@ class SharedData(dict):  # type: ignore[type-arg]
     def __init__(self, data: Mapping[str, Any]) -> None:
         super().__init__(data)
         self.json: str | None = None
+
+
+def share_key(operation: Any, variable_values: Any) -> tuple[Any, ...]:
+    """Which subscribers may share a result: same operation node (the parsed document is cached, so equal
+    query texts share it) and same coerced variables."""
+    coerced = getattr(variable_values, "coerced", variable_values)
+    return (id(operation), json.dumps(coerced, sort_keys=True, default=repr))
 
 
 class _Replay:
@@ -69,9 +83,8 @@ class LivecastExecutor(StrawberryGraphQLCoreExecutionContext):
         if results is not None:
             key = self._share_key
             if key is None:
-                variables = json.dumps(self.variable_values.coerced, sort_keys=True, default=repr)
                 # The operation node keeps its identity while any executor of it lives (the entry holds it).
-                key = self._share_key = (id(self.operation), variables)
+                key = self._share_key = share_key(self.operation, self.variable_values)
             hit = results.get(key)
             if hit is not None and hit[0] is self.operation:  # the entry holds the node: its id is not reused
                 return _Replay(hit[1])
@@ -134,7 +147,11 @@ class SharedResultWebSocket(ASGIWebSocketAdapter):
         if items[-1][0] != "payload":  # not how Strawberry builds its messages: no shortcut
             await super().send_json(message)
             return
-        key = items[:-1]
+        await self.send_shared(items[:-1], data)
+
+    async def send_shared(self, key: tuple[tuple[str, Any], ...], data: SharedData) -> None:
+        """Send ``{<key's items>, "payload": {"data": <data>}}``; ``data.json`` must be set."""
+        assert data.json is not None
         envelope = self._envelopes.get(key)
         if envelope is None:
             encode = self.view.encode_json
@@ -150,3 +167,70 @@ class SharedResultWebSocket(ASGIWebSocketAdapter):
             await self.ws.send_text(text)
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
+
+
+_current: ContextVar[tuple[Any, ...] | None] = ContextVar("livecast_ws_operation", default=None)
+"""In a websocket operation's task: (the adapter, envelope key, the transport-ws ``Operation`` or ``None``)."""
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler):  # type: ignore[type-arg]
+    """graphql-transport-ws, telling the operation's resolvers where its frames go (see :class:`DirectSender`)."""
+
+    async def run_operation(self, operation: Operation) -> None:  # type: ignore[type-arg]
+        _current.set((self.websocket, (("id", operation.id), ("type", "next")), operation))
+        await super().run_operation(operation)
+
+
+class GraphQLWSHandler(BaseGraphQLWSHandler):  # type: ignore[type-arg]
+    """graphql-ws (legacy), likewise."""
+
+    async def handle_async_results(self, operation_id: str, *args: Any, **kwargs: Any) -> None:
+        _current.set((self.websocket, (("type", "data"), ("id", operation_id)), None))
+        await super().handle_async_results(operation_id, *args, **kwargs)
+
+
+class DirectSender:
+    """For a subscription resolver: ``await sender.send(payload)`` writes the frame of a shared payload
+    (:func:`share`) straight to the websocket when this selection's JSON text is already known, and
+    returns ``True``; ``False`` (nothing sent) means: yield the payload as usual. Ordering holds because the
+    resolver only runs once its previous frame was sent; errors and completion take the usual path."""
+
+    __slots__ = ("_ws", "_envelope", "_operation", "_node", "_key", "frames")
+
+    def __init__(self, ws: SharedResultWebSocket, envelope: tuple[tuple[str, Any], ...], operation: Any, info: Any) -> None:
+        raw = getattr(info, "_raw_info", info)
+        self._ws: SharedResultWebSocket | None
+        self._ws, self._envelope, self._operation = ws, envelope, operation
+        self._node = raw.operation
+        self._key = share_key(raw.operation, raw.variable_values)
+        self.frames = 0
+        """Frames sent directly (for tests and profiling)."""
+
+    @classmethod
+    def current(cls, info: Any) -> DirectSender | None:
+        """The sender for the running websocket operation; ``None`` over HTTP or with another adapter."""
+        current = _current.get()
+        if current is None or not isinstance(current[0], SharedResultWebSocket):
+            return None
+        return cls(current[0], current[1], current[2], info)
+
+    async def send(self, payload: object) -> bool:
+        results = getattr(payload, SHARED_RESULTS, None)
+        if results is None:
+            return False
+        hit = results.get(self._key)
+        if hit is None or hit[0] is not self._node:
+            return False
+        result = hit[1]
+        data = result.data
+        if type(data) is not SharedData or data.json is None or result.extensions:
+            return False
+        if self._ws is None or (self._operation is not None and self._operation.completed):
+            return False
+        try:
+            await self._ws.send_shared(self._envelope, data)
+        except WebSocketDisconnected:
+            self._ws = None  # gone: the usual path meets the closed socket the usual way
+            return False
+        self.frames += 1
+        return True
