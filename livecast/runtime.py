@@ -185,6 +185,7 @@ async def running(settings: Settings, *, ingest: bool, workers: bool) -> AsyncIt
             await runtime.ingest.stop()
         await bus.disconnect()
         await runtime.deps.viewers.close()
+        await runtime.deps.limits.close()
         await db.close_db()
 
 
