@@ -14,6 +14,9 @@ Mux (Mux docs, "Webhook reference"; the live stream lifecycle ``connected → re
 anything else (``created``, ``deleted``, ``updated``)  → recorded only
 =====================================================  ==========================================================
 
+Events of one resource (:func:`ordering_key`) apply in Mux's ``created_at`` order; ``idle`` is final
+(:func:`is_final`). How the inbox keeps that order when deliveries arrive shuffled: :mod:`livecast.domain.webhooks`.
+
 Mux events of a LiveKit broadcast's paired Mux stream only bring the recording: the stream's status follows its
 LiveKit room. LiveKit events go to :func:`livecast.domain.broadcast.apply_livekit_event`; an event with
 ``num_dropped`` > 0 (LiveKit dropped events before it) also triggers :func:`livecast.domain.broadcast.reconcile`.
@@ -41,6 +44,7 @@ MUX_STATUS: dict[str, StreamStatus] = {
     "video.live_stream.disconnected": S.RECONNECTING,
     "video.live_stream.idle": S.ENDED,
 }
+MUX_FINAL = frozenset({"video.live_stream.idle"})
 MUX_ASSET_READY = frozenset({"video.asset.ready", "video.asset.live_stream_completed"})
 MUX_SIMULCAST = "video.live_stream.simulcast_target."
 PAIRED = "paired stream of a LiveKit broadcast: its status follows the LiveKit room"
@@ -71,6 +75,18 @@ async def resolve_stream(event: ProviderEvent) -> tuple[str | None, str | None]:
                 return str(stream.id), None
         return None, f"no livecast stream for LiveKit room {event.object_id}"
     return None, f"unknown provider {event.provider}"
+
+
+def final_types(provider: str) -> frozenset[str]:
+    """Event types whose move is final for livecast (Mux ``idle`` → ``ENDED``): see :func:`is_final`."""
+    return MUX_FINAL if provider == "mux" else frozenset()
+
+
+def is_final(provider: str, kind: str) -> bool:
+    """Whether the event ends its resource for good (Mux ``idle``: the stream ``ENDED``, after which no event of
+    the stream applies). Such an event is never stale: in provider-time order nothing after it could have
+    applied, so it wins over newer events that arrived first (a second broadcast on the same Mux stream key)."""
+    return kind in final_types(provider)
 
 
 def ordering_key(provider: str, kind: str, payload: Mapping[str, Any]) -> str | None:

@@ -12,6 +12,21 @@ same resource (the stream's status, a simulcast target, a LiveKit participant, .
 stops the stream's run there, so later events wait instead of overtaking it; so does an unreachable provider
 (``ProviderDown``). The sweep retries it with backoff (:func:`retry_due_at`), :data:`MAX_ATTEMPTS` times.
 
+Out-of-order arrival (events are applied as they arrive, so a newer one may come before older ones): whatever
+the arrival order, a stream ends in the same state as with delivery in provider-time order, because
+
+* a skipped event is not skipped for good: when an older event of its resource is applied after it (the older
+  one arrived late), the resource's skipped events that are newer than it go back to ``PENDING`` and are applied
+  again in time order (:func:`_requeue_skipped`). So a Mux ``idle`` that arrives before the broadcast's
+  ``connected``/``active`` is skipped (the stream is still ``SCHEDULED``), then ends the stream once an older
+  event has started it, and those older events are then stale;
+* an event whose move is final (:func:`livecast.domain.webhook_rules.is_final`: Mux ``idle`` → ``ENDED``) is never
+  stale, and a skipped final event is tried again whenever an event of its resource is applied: in time order
+  nothing after it could have applied, so it must win over events that are newer but arrived first.
+
+Why not re-read the stream from Mux instead: after a broadcast Mux reports ``idle``, exactly as for a stream that
+never started, so the API cannot tell "the earlier events are late" from "nothing happened"; the events can.
+
 Ordering with several workers: :class:`StreamLocks` lets one task per stream apply in a process (asyncio locks)
 and, on PostgreSQL, one process (``pg_try_advisory_lock`` on a pooled connection held while applying). A run
 that finds the stream busy leaves; the holder looks for new events again after releasing, so none is stranded.
@@ -168,13 +183,17 @@ async def _drain(deps: Deps, stream_id: str) -> tuple[int, bool]:
     handled = 0
     while True:
         rows = await _due().filter(stream_id=stream_id).order_by("occurred_at", "received_at").limit(BATCH)
+        requeued = False
         for row in rows:
             if row.status is W.FAILED and retry_due_at(row) > datetime.now(UTC):
                 return handled, True  # not yet: later events wait for it (order per stream)
             handled += 1
-            if not await _apply_one(deps, row):
+            applied, requeued = await _apply_one(deps, row)
+            if not applied:
                 return handled, True  # FAILED: later events wait for it
-        if len(rows) < BATCH:
+            if requeued:
+                break  # skipped events are due again: read the due events again, in time order
+        if len(rows) < BATCH and not requeued:
             return handled, False
 
 
@@ -182,11 +201,12 @@ def _due():  # noqa: ANN202 - QuerySet[WebhookEvent]
     return WebhookEvent.filter(Q(status=W.PENDING) | Q(status=W.FAILED, attempts__lt=MAX_ATTEMPTS))
 
 
-async def _apply_one(deps: Deps, row: WebhookEvent) -> bool:
-    """Apply one event and store the result; False when it failed unexpectedly."""
+async def _apply_one(deps: Deps, row: WebhookEvent) -> tuple[bool, bool]:
+    """Apply one event and store the result: ``(False, False)`` when it failed unexpectedly, else
+    ``(True, whether skipped events went back to PENDING because this one was applied)``."""
     attempts = row.attempts + 1
     try:
-        newer = await _newer_applied(row)
+        newer = None if webhook_rules.is_final(row.provider, row.type) else await _newer_applied(row)
         if newer is not None:
             status, outcome = W.SKIPPED, f"stale: {newer} was already applied"
         else:
@@ -194,16 +214,32 @@ async def _apply_one(deps: Deps, row: WebhookEvent) -> bool:
     except ProviderDown as e:  # the provider could not be reached: try again later
         logger.warning("webhook %s %s (%s) not applied yet: %s", row.provider, row.event_id, row.type, e.message)
         await WebhookEvent.filter(id=row.id).update(status=W.FAILED, outcome=f"failed: {e.message}"[:2000], attempts=attempts)
-        return False
+        return False, False
     except DomainError as e:  # InvalidState (illegal move), NotFound (target gone), ...
         status, outcome = W.SKIPPED, f"not applied: {e.message}"
     except Exception as e:  # noqa: BLE001 - kept on the row, retried by the sweep
         logger.exception("webhook %s %s (%s) failed to apply", row.provider, row.event_id, row.type)
         await WebhookEvent.filter(id=row.id).update(status=W.FAILED, outcome=f"failed: {e!r}"[:2000], attempts=attempts)
-        return False
+        return False, False
     now = datetime.now(UTC) if status is W.APPLIED else None
     await WebhookEvent.filter(id=row.id).update(status=status, outcome=outcome[:2000], attempts=attempts, applied_at=now)
-    return True
+    return True, status is W.APPLIED and await _requeue_skipped(row) > 0
+
+
+async def _requeue_skipped(applied: WebhookEvent) -> int:
+    """After ``applied`` (which may have arrived late): put back to ``PENDING`` the skipped events of its resource
+    that are newer than it, and its skipped final events (:func:`webhook_rules.is_final`) of any time; they may
+    apply now that the earlier event has. Returns how many. Nothing when ``applied`` itself was final."""
+    key = webhook_rules.ordering_key(applied.provider, applied.type, applied.payload)
+    if key is None or webhook_rules.is_final(applied.provider, applied.type):
+        return 0
+    later_or_final = Q(occurred_at__gt=applied.occurred_at) | Q(type__in=sorted(webhook_rules.final_types(applied.provider)))
+    skipped = await WebhookEvent.filter(later_or_final, stream_id=applied.stream_id, provider=applied.provider, status=W.SKIPPED).limit(200)
+    again = [row.id for row in skipped if webhook_rules.ordering_key(row.provider, row.type, row.payload) == key]
+    if again:
+        note = f"pending again: {applied.type} {applied.event_id} ({applied.occurred_at.isoformat()}) was applied after it"
+        await WebhookEvent.filter(id__in=again, status=W.SKIPPED).update(status=W.PENDING, outcome=note[:2000])
+    return len(again)
 
 
 async def _newer_applied(row: WebhookEvent) -> str | None:
