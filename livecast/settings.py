@@ -12,7 +12,7 @@ from enum import Enum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret_key"
@@ -161,8 +161,8 @@ class Settings(BaseSettings):
     """Base of Mux's real-time stats endpoints (live stream health, viewer counts; signed-JWT access)."""
     mux_test_mode: bool = False
     """Create Mux live streams in test mode (free, watermarked, 5 minutes max, deleted after 24 h)."""
-    mux_health_seconds: float = Field(10.0, ge=1)
-    """Seconds between two health polls of each live Mux stream."""
+    mux_health_seconds: float = Field(10.0, ge=5, le=10)
+    """Seconds between two health polls of each live Mux stream: 5-10 (Mux updates health every 5 s)."""
     mux_viewers_seconds: float = Field(30.0, ge=1)
     """Seconds between two reads of Mux Data's real-time current viewers."""
 
@@ -179,8 +179,13 @@ class Settings(BaseSettings):
     """Seconds HLS viewers must stay at zero before the egress is stopped."""
     livekit_room_delete_seconds: float = Field(30.0, ge=0)
     """Seconds after a LiveKit stream ends before its room is deleted."""
-    livekit_egress_layout: str = "speaker"
-    """Room-composite layout: ``speaker``, ``grid`` or ``single-speaker``."""
+    livekit_egress_layout: str = Field("speaker", pattern="^(speaker|grid|single-speaker)(-light|-dark)?$")
+    """Room-composite layout of LiveKit's default template: ``speaker``, ``grid`` or ``single-speaker``, dark
+    background (``-dark``, the default) or white (``-light``), e.g. ``grid-light``."""
+    livekit_egress_extra_urls: list[SecretStr] = Field(default_factory=list)
+    """More RTMP(S) outputs of every egress besides the paired stream's ingest, for redundancy (a JSON list, e.g.
+    a standby origin or a recorder); ``{stream_key}`` becomes the paired stream's key and ``{room}`` the room
+    name. LiveKit keeps pushing to the other outputs when one fails. Secret: the URLs may carry keys."""
     livekit_egress_width: int = Field(1280, ge=16, le=3840)
     livekit_egress_height: int = Field(720, ge=16, le=2160)
     livekit_egress_video_bitrate: int = Field(3_000_000, ge=100_000)
@@ -202,6 +207,18 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(12, ge=2)
     graphql_cache_size: int = Field(1024, ge=1)
     """``maxsize`` of Strawberry's parser and validation caches."""
+
+    @field_validator("livekit_egress_extra_urls")
+    @classmethod
+    def _egress_urls(cls, urls: list[SecretStr]) -> list[SecretStr]:
+        for url in urls:
+            try:
+                filled = url.get_secret_value().format(stream_key="k", room="r")
+            except (KeyError, IndexError, ValueError) as e:
+                raise ValueError("an egress URL may only use the placeholders {stream_key} and {room}") from e
+            if not filled.startswith(("rtmp://", "rtmps://")):
+                raise ValueError("an egress URL must be rtmp:// or rtmps://")
+        return urls
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from pydantic import SecretStr
 
 from livecast.domain import broadcast, broadcast_egress, broadcast_jobs
 from livecast.domain.health_models import StreamAlert
@@ -91,9 +92,11 @@ async def test_served_end_to_end_with_webhooks_and_beacons(settings: Settings, l
     """Everything over HTTP: GraphQL, LiveKit's signed webhooks into /webhooks/livekit (inbox, apply job),
     player beacons into /v1/playback/beacon (viewer count job) and the periodic LiveKit check."""
     lk, mux = livekit_emulator, mux_emulator
+    backups = ["rtmp://standby.example.com/live/{stream_key}", "rtmps://recorder.example.com:443/app/{room}"]
     quick = settings.model_copy(update={
         "viewer_count_seconds": 0.3, "viewer_flush_seconds": 0.9, "lifecycle_check_seconds": 0.3,
         "livekit_egress_idle_seconds": 1.0, "livekit_room_delete_seconds": 1.0,
+        "livekit_egress_extra_urls": [SecretStr(url) for url in backups],
     })  # fmt: skip
     async with run_server(quick) as server, httpx.AsyncClient() as http:
         lk.webhook_urls = [f"{server.http}/webhooks/livekit"]
@@ -116,7 +119,12 @@ async def test_served_end_to_end_with_webhooks_and_beacons(settings: Settings, l
         await beacon_http("playing")
         await eventually(lambda: lk.active_egresses(b.room_name), timeout=10, what="egress started by the first viewer")
         [egress] = lk.active_egresses(b.room_name)
-        assert egress.urls == [f"rtmps://global-live.mux.com:443/app/{mux.live_streams[b.paired_stream_id]['stream_key']}"]
+        key = mux.live_streams[b.paired_stream_id]["stream_key"]
+        outputs = [f"rtmps://global-live.mux.com:443/app/{key}", f"rtmp://standby.example.com/live/{key}",
+                   f"rtmps://recorder.example.com:443/app/{b.room_name}"]  # fmt: skip
+        assert egress.urls == outputs  # one egress, the paired Mux ingest first, then the redundant outputs
+        reported = await broadcast_egress.rooms(server.runtime.deps).egress_status(egress.egress_id)
+        assert reported.urls == tuple(outputs)  # LiveKit's per-output stream results, read back with the SDK
         await eventually(lambda: _egress_is(sid, EgressStatus.ACTIVE), timeout=10, what="egress_updated webhook applied")
 
         await beacon_http("ended")

@@ -204,6 +204,7 @@ async def test_graphql_shows_where_the_viewer_count_comes_from(settings: Setting
 
 async def test_embedded_workers_run_both_mux_jobs_on_their_periods(settings: Settings, mux_emulator: MuxEmulator) -> None:
     """The jobs are registered with their periods and their dependencies (the poller) in ``livecast serve``."""
+    # model_copy does not validate: 1 s periods (below the 5-10 s allowed to operators) keep the test short
     quick = settings.model_copy(update={"mux_health_seconds": 1.0, "mux_viewers_seconds": 1.0})
     async with running(quick, ingest=False, workers=True) as runtime:
         await _truncate()
@@ -228,3 +229,13 @@ def test_health_answers_are_parsed_as_mux_documents_them() -> None:
     for malformed in ({}, {"data": [{}]}, {"data": [{"ingest_health": {"stream_drift_session_avg": "fast"}}]}, []):
         with pytest.raises(ProviderRejected, match="unexpected live-stream-health answer"):
             parse_health(malformed)
+
+
+def test_the_health_period_is_bounded_to_what_mux_supports() -> None:
+    """Mux updates live stream health every 5 s; the issue asks for polls every 5-10 s."""
+    assert Settings().mux_health_seconds == 10.0
+    for seconds in (5, 7.5, 10):
+        assert Settings(mux_health_seconds=seconds).mux_health_seconds == seconds
+    for seconds in (0, 4.9, 10.1, 60):
+        with pytest.raises(ValueError, match="mux_health_seconds"):
+            Settings(mux_health_seconds=seconds)

@@ -3,7 +3,8 @@
 The egress pushes the room (RoomComposite, layout and encoding from ``LIVECAST_LIVEKIT_EGRESS_*``) to the paired
 stream's ingest: ``<paired rtmp_url>/<paired stream key>`` (Mux: ``rtmps://global-live.mux.com:443/app/<key>``;
 local: livecast's own RTMP ingest, which accepts the paired key via :func:`egress_publish`, writes HLS under the
-paired playback id and leaves the stream's lifecycle to the room's participants).
+paired playback id and leaves the stream's lifecycle to the room's participants), and for redundancy to the
+outputs of ``LIVECAST_LIVEKIT_EGRESS_EXTRA_URLS`` (:func:`egress_urls`).
 A failure (refused start, or ``egress_ended`` with ``EGRESS_FAILED``) marks the broadcast ``FAILED``, so the
 stream's playback offers the WebRTC fallback, and raises an ``EGRESS_FAILED`` alert (CRITICAL) once. The alert
 is cleared (``cleared_at`` stored, ``AlertCleared`` published, as health alerts are) when a later egress of the
@@ -77,9 +78,18 @@ async def egress_publish(*, stream_key: str) -> tuple[Broadcast, Stream]:
 
 
 def egress_urls(deps: Deps, broadcast: Broadcast) -> list[str]:
-    """The RTMP(S) URL egress pushes to: the paired stream's ingest URL + ``/`` + its stream key."""
+    """The RTMP(S) URLs egress pushes to: first the paired stream's ingest URL + ``/`` + its stream key (what HLS
+    viewers watch), then ``LIVECAST_LIVEKIT_EGRESS_EXTRA_URLS`` with ``{stream_key}`` (the paired key) and
+    ``{room}`` filled in, for redundancy (LiveKit keeps pushing to the others when one output fails). No
+    duplicates. Mux documents no second ingest that takes the same stream key at once, so the extra outputs
+    are the operator's (a standby origin, a recorder)."""
     endpoints = deps.providers.get(broadcast.paired_provider).ingest_endpoints(paired_ref(broadcast, "PUBLIC"))
-    return [f"{endpoints.rtmp_url.rstrip('/')}/{endpoints.stream_key}"]
+    urls = [f"{endpoints.rtmp_url.rstrip('/')}/{endpoints.stream_key}"]
+    for template in rooms(deps).policy.egress_extra_urls:
+        url = template.format(stream_key=broadcast.paired_stream_key, room=broadcast.room_name)
+        if url not in urls:
+            urls.append(url)
+    return urls
 
 
 async def start(*, deps: Deps, broadcast: Broadcast, reason: str) -> str:

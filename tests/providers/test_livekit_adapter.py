@@ -129,6 +129,28 @@ async def test_egress_to_several_rtmp_urls(provider: LiveKitProvider, livekit_em
         await provider.start_egress(room, urls)
 
 
+async def test_egress_layout_and_extra_outputs_come_from_validated_settings(settings: Settings, livekit_emulator: LiveKitEmulator) -> None:
+    extra = ["rtmp://standby.example.com/live/{stream_key}"]
+    fields = {**livekit_settings(settings, livekit_emulator).model_dump(), "livekit_egress_layout": "grid-light"}
+    configured = Settings.model_validate({**fields, "livekit_egress_extra_urls": extra})  # validated, as from the env
+    adapter = ProviderRegistry(configured).get("livekit")
+    assert isinstance(adapter, LiveKitProvider)
+    assert adapter.policy.egress_extra_urls == tuple(extra) and "standby" not in repr(adapter.policy)  # a secret
+    room = (await adapter.create_stream(SPEC)).provider_stream_id
+    assert room
+    started = await adapter.start_egress(room, ["rtmp://127.0.0.1:1935/live/k"])
+    assert livekit_emulator.egresses[started.egress_id].layout == "grid-light"
+    # LiveKit's default template: speaker, grid, single-speaker, with -light (white) or -dark (the default)
+    for layout in ("speaker", "grid", "single-speaker", "speaker-light", "single-speaker-dark"):
+        assert Settings(livekit_egress_layout=layout).livekit_egress_layout == layout
+    for wrong in ("gallery", "Speaker", "grid-blue", "speaker-light-dark", ""):
+        with pytest.raises(ValueError, match="livekit_egress_layout"):
+            Settings(livekit_egress_layout=wrong)
+    for wrong, why in (("http://x/{stream_key}", "rtmp"), ("rtmp://x/{key}", "placeholders"), ("rtmp://x/{", "placeholders")):
+        with pytest.raises(ValueError, match=why):
+            Settings(livekit_egress_extra_urls=[wrong])
+
+
 async def test_outage_and_missing_configuration(settings: Settings, provider: LiveKitProvider, livekit_emulator: LiveKitEmulator) -> None:
     livekit_emulator.available = False
     started = time.monotonic()

@@ -7,7 +7,7 @@ Provider-neutral dataclasses (no SDK type), so the domain can use them without i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -67,13 +67,15 @@ class BroadcastPolicy:
 
     ``viewer_provider`` names the paired provider (``mux`` or ``local``); ``egress_start`` is ``FIRST_VIEWER``
     or ``GO_LIVE``; ``egress_idle_seconds`` how long viewers stay at zero before egress stops;
-    ``room_delete_seconds`` how long after the end the room is deleted.
+    ``room_delete_seconds`` how long after the end the room is deleted; ``egress_extra_urls`` more RTMP(S)
+    outputs of every egress (templates with ``{stream_key}`` and ``{room}``; secret, never in a repr).
     """
 
     viewer_provider: str
     egress_start: str
     egress_idle_seconds: float
     room_delete_seconds: float
+    egress_extra_urls: tuple[str, ...] = field(default=(), repr=False)
 
 
 @runtime_checkable

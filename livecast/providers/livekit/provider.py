@@ -59,6 +59,7 @@ class LiveKitProvider:
             egress_start=settings.livekit_egress_start,
             egress_idle_seconds=settings.livekit_egress_idle_seconds,
             room_delete_seconds=settings.livekit_room_delete_seconds,
+            egress_extra_urls=tuple(url.get_secret_value() for url in settings.livekit_egress_extra_urls),
         )
 
     # --- configuration ------------------------------------------------------------------------------
