@@ -10,7 +10,7 @@ failed insert rolls the counter back. Concurrent messages of a stream share a tr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import F
 
@@ -185,10 +185,11 @@ async def set_pinned(*, deps: Deps, actor: Principal | None, message_id: str, pi
     if not pinned:
         query = query.filter(pinned_message_id=message.id)
     if await query.update(pinned_message_id=message.id if pinned else None):
+        # Logged before the chat event goes out: a feed resumed after the event finds the change in the log.
+        await moderation.record(deps, stream=stream, actor=actor, action="PIN" if pinned else "UNPIN", detail=f"#{message.sequence}")
         now = datetime.now(UTC).isoformat()
         event = ChatMessagePinned(stream_id=str(stream.id), message_id=str(message.id), pinned=pinned, at=now)
         await deps.bus.publish([stream_channel(str(stream.id), CHAT)], event)
-        await moderation.record(deps, stream=stream, actor=actor, action="PIN" if pinned else "UNPIN", detail=f"#{message.sequence}")
     author = await get_user(str(message.author_id))
     return ChatMessageView.of(message, author.name if author else "")
 
@@ -231,6 +232,50 @@ async def messages_after(stream_id: str, sequence: int, *, limit: int = 500) -> 
     """Stored messages with a sequence greater than ``sequence``, in order (at most ``limit``)."""
     rows = await ChatMessage.filter(stream_id=stream_id, sequence__gt=sequence).order_by("sequence").limit(limit)
     return await views(list(rows))
+
+
+CATCH_UP_WINDOW = 10_000
+"""Messages before a resumed subscriber's ``afterSequence`` whose deletion it is told of (the latest ones)."""
+CATCH_UP_SLACK = timedelta(seconds=2)
+"""Clock difference between API processes allowed for when telling what happened after a message."""
+
+
+@dataclass(frozen=True)
+class PinState:
+    """The stream's pinned message now (``message_id`` ``None``: none), read at ``at`` (ISO 8601)."""
+
+    stream_id: str
+    message_id: str | None
+    at: str
+
+
+async def _pin_state(stream_id: str) -> PinState:
+    room = await ChatRoom.get_or_none(stream_id=stream_id)
+    pinned = room.pinned_message_id if room else None
+    return PinState(stream_id=stream_id, message_id=str(pinned) if pinned else None, at=datetime.now(UTC).isoformat())
+
+
+async def missed_changes(stream_id: str, sequence: int, *, limit: int = 1000) -> tuple[list[ChatMessageDeleted], PinState | None]:
+    """What a subscriber that saw every event up to message ``sequence`` may have missed about messages it
+    already has: deletions (of the last ``CATCH_UP_WINDOW`` messages up to ``sequence``, oldest first, at
+    most ``limit``) and, if the pin changed, the pin's state now. "Since" is from that message's creation
+    time (less ``CATCH_UP_SLACK``), so a deletion it already saw live may come again (both are idempotent).
+    For ``sequence`` 0 (it has nothing yet): the pinned message, if there is one."""
+    if sequence <= 0:
+        state = await _pin_state(stream_id)
+        return [], state if state.message_id is not None else None
+    seen = await ChatMessage.filter(stream_id=stream_id, sequence=sequence).only("created_at").first()
+    if seen is None:
+        return [], None
+    since = seen.created_at - CATCH_UP_SLACK
+    rows = await (
+        ChatMessage.filter(stream_id=stream_id, sequence__lte=sequence, sequence__gt=sequence - CATCH_UP_WINDOW, deleted_at__gt=since)
+        .order_by("deleted_at").limit(limit).only("id", "sequence", "deleted_at")
+    )  # fmt: skip
+    deleted = [ChatMessageDeleted(stream_id=stream_id, message_id=str(m.id), sequence=m.sequence, at=m.deleted_at.isoformat()) for m in rows]
+    if not await moderation.pin_changed_since(stream_id, since):
+        return deleted, None
+    return deleted, await _pin_state(stream_id)
 
 
 async def pinned_message(stream_id: str) -> ChatMessageView | None:

@@ -24,7 +24,7 @@ from livecast.domain.deps import Deps
 from livecast.domain.events import REACTIONS, ReactionPosted, stream_channel
 
 T = TypeVar("T")
-ChatItem = chat_fanout.ChatItem
+ChatItem = chat_fanout.ChatItem | chat.PinState
 BATCH_WINDOW = chat_fanout.WINDOW
 """Seconds: the most a batch waits for more items, and only right after another batch went out."""
 REPLAY_PAGE = 500
@@ -92,6 +92,10 @@ async def chat_feed(*, deps: Deps, stream_id: str, after_sequence: int | None) -
     """Batches of chat items for one subscriber: stored messages after ``after_sequence`` (none when
     ``None``: live only), then live messages, deletions and pins, in order. ``NotFound`` for a bad stream.
 
+    A resumed subscriber (``after_sequence`` given) is first told of deletions it missed among the messages
+    it has, and after the replay of the pin's state (:class:`~livecast.domain.chat.PinState`) if the pin
+    changed meanwhile (:func:`livecast.domain.chat.missed_changes`; from 0: the pinned message, if any).
+
     Live batches come from the stream's shared feed (:mod:`livecast.domain.chat_fanout`); a batch this
     subscriber takes whole is yielded as is (the shared :class:`~livecast.domain.chat_fanout.Batch`)."""
     stream = await streams.existing_stream(stream_id)
@@ -100,14 +104,20 @@ async def chat_feed(*, deps: Deps, stream_id: str, after_sequence: int | None) -
         if after_sequence is None:  # live only: start after whatever is stored now
             room = await ChatRoom.get_or_none(stream_id=sid)
             last = room.last_sequence if room else 0
+            deleted, pin = [], None
         else:
             last = max(after_sequence, 0)
+            deleted, pin = await chat.missed_changes(sid, last)  # about messages it has: told first
+            if deleted:
+                yield list(deleted)
         while True:  # stored messages first
             page = await chat.messages_after(sid, last, limit=REPLAY_PAGE)
             if not page:
                 break
             last = page[-1].sequence
             yield page
+        if pin is not None:  # after the replay, which may hold the pinned message
+            yield [pin]
         member.live = True
         while True:
             try:

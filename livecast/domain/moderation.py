@@ -70,6 +70,14 @@ async def record(
     await deps.bus.publish([stream_channel(str(stream.id), MODERATION)], event)
 
 
+PIN_ACTIONS = ("PIN", "UNPIN")
+
+
+async def pin_changed_since(stream_id: str, since: datetime) -> bool:
+    """Whether the stream's pinned message was pinned or unpinned after ``since`` (from the moderation log)."""
+    return await ModerationLog.filter(stream_id=stream_id, action__in=PIN_ACTIONS, created_at__gt=since).exists()
+
+
 async def add_moderator(*, deps: Deps, actor: Principal | None, stream_id: str, user_id: str) -> User:
     """Grant ``user_id`` the moderator role in this stream (owner or admin only). Idempotent."""
     stream = await streams.managed_stream(actor, stream_id)

@@ -66,7 +66,16 @@ class ChatPinChanged:
     at: datetime
 
 
-ChatEvent = Annotated[ChatMessage | ChatMessageDeleted | ChatPinChanged, strawberry.union("ChatEvent")]
+@strawberry.type(
+    description="The pinned message as it is now, sent to a resumed subscription (`afterSequence`) after its replay "
+    "when the pin changed while it was away (from `afterSequence: 0`: when a message is pinned)."
+)
+class ChatPinState:
+    pinned_message_id: strawberry.ID | None = strawberry.field(description="Null: no message is pinned.")
+    at: datetime = strawberry.field(description="When the state was read.")
+
+
+ChatEvent = Annotated[ChatMessage | ChatMessageDeleted | ChatPinChanged | ChatPinState, strawberry.union("ChatEvent")]
 
 
 @strawberry.type(
@@ -142,11 +151,14 @@ def _sequence(cursor: str | None, field: str) -> int | None:
     return int(cursor)
 
 
-def _batch_event(item: object) -> ChatMessage | ChatMessageDeleted | ChatPinChanged:
+def _batch_event(item: object) -> ChatMessage | ChatMessageDeleted | ChatPinChanged | ChatPinState:
     if isinstance(item, events.ChatMessageDeleted):
         return ChatMessageDeleted(message_id=strawberry.ID(item.message_id), sequence=item.sequence, at=datetime.fromisoformat(item.at))
     if isinstance(item, events.ChatMessagePinned):
         return ChatPinChanged(message_id=strawberry.ID(item.message_id), pinned=item.pinned, at=datetime.fromisoformat(item.at))
+    if isinstance(item, domain_chat.PinState):
+        pinned = strawberry.ID(item.message_id) if item.message_id is not None else None
+        return ChatPinState(pinned_message_id=pinned, at=datetime.fromisoformat(item.at))
     assert isinstance(item, domain_chat.ChatMessageView)
     return ChatMessage.of(item)
 
@@ -211,7 +223,9 @@ class ChatMutation:
 class ChatSubscription:
     @strawberry.subscription(
         description="Chat of a stream: stored messages after `afterSequence` first (omit it for live only), then "
-        "live messages, deletions and pins, in order, with no gap and no duplicate."
+        "live messages, deletions and pins, in order, with no gap and no duplicate message. Resuming with the last "
+        "sequence seen, a client is first told of deletions it missed among the messages it has (one seen just "
+        "before disconnecting may come again), and after the replay of the pin's state (`ChatPinState`) if it changed."
     )
     async def chat_messages(
         self, info: Info, stream_id: strawberry.ID, after_sequence: int | None = None

@@ -26,6 +26,7 @@ FEED = """subscription($s: ID!, $after: Int) { chatMessages(streamId: $s, afterS
   ... on ChatMessage { id sequence content deleted author { name } }
   ... on ChatMessageDeleted { messageId sequence }
   ... on ChatPinChanged { messageId pinned }
+  ... on ChatPinState { pinnedMessageId }
 } } }"""
 
 
