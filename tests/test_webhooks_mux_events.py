@@ -5,6 +5,7 @@ simulcast target events update the target. Signatures and the inbox itself: ``te
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -112,3 +113,37 @@ async def test_simulcast_target_events_update_the_target(mux: MuxSetup) -> None:
     assert next(r for r in rows if r.event_id == late["id"]).status.value == "SKIPPED"
     [target] = (await gql_http(mux.server.graphql_http, TARGETS, {"id": stream_id}, mux.token))["stream"]["simulcastTargets"]
     assert target["status"] == "ERRORED"
+
+
+def test_the_live_stream_is_found_in_every_documented_event_shape() -> None:
+    """Mux "Webhook reference": ``object`` names the resource, ``data`` is the resource (a live stream, an asset,
+    a simulcast target); the live stream id is taken from wherever that shape carries it."""
+    from livecast.providers.mux.webhook import parse_mux_event
+
+    def live_stream_of(kind: str, obj: dict | None, data: dict) -> str | None:
+        body = {"type": kind, "id": "ev-1", "created_at": "2026-01-01T12:00:00.000Z", "data": data, "environment": {"id": "e"}}
+        if obj is not None:
+            body["object"] = obj
+        return parse_mux_event(json.dumps(body).encode()).object_id
+
+    stream = {"id": "ls-1", "status": "active", "stream_key": "sk", "playback_ids": [{"id": "pb", "policy": "public"}]}
+    assert live_stream_of("video.live_stream.active", {"type": "live_stream", "id": "ls-1"}, stream) == "ls-1"
+    assert live_stream_of("video.live_stream.active", None, stream) == "ls-1"  # no object: data is the stream
+    assert live_stream_of("video.live_stream.idle", {"id": "ls-1"}, stream) == "ls-1"  # object without type
+    asset = {"id": "asset-1", "status": "ready", "live_stream_id": "ls-1", "playback_ids": []}
+    for kind in ("video.asset.created", "video.asset.ready", "video.asset.live_stream_completed"):
+        assert live_stream_of(kind, {"type": "asset", "id": "asset-1"}, asset) == "ls-1"  # never the asset id
+    assert live_stream_of("video.asset.ready", {"type": "asset", "id": "a2"}, {"id": "a2", "status": "ready"}) is None  # uploaded
+    target = {"id": "st-1", "status": "broadcasting", "url": "rtmp://x/app", "live_stream_id": "ls-1"}
+    assert live_stream_of("video.live_stream.simulcast_target.broadcasting", {"type": "simulcast_target", "id": "st-1"}, target) == "ls-1"
+    assert live_stream_of("video.live_stream.simulcast_target.broadcasting", {"type": "simulcast_target", "id": "st-1"}, {"id": "st-1"}) is None
+
+
+async def test_a_live_stream_event_without_its_object_still_drives_the_stream(mux: MuxSetup) -> None:
+    stream_id, mux_id = await mux.stream()
+    payload = mux_event("video.live_stream.active", mux_id, at=T0)
+    del payload["object"]
+    response = await mux.deliver(payload)
+    assert response.status_code == 200 and response.json()["status"] == "PENDING", response.text
+    await settled(stream_id, 1)
+    assert await status_of(stream_id) == "LIVE"

@@ -41,8 +41,8 @@ def verify_mux_webhook(
     header, a stale or future timestamp, a signature that does not match, or a body that is not a Mux event
     (JSON object with string ``id``, ``type`` and ISO 8601 ``created_at``).
 
-    ``object_id`` is the Mux live stream the event concerns: ``object.id`` for live stream events,
-    ``data.live_stream_id`` for asset and simulcast-target events.
+    ``object_id`` is the Mux live stream the event concerns (:func:`_live_stream_id`): ``object.id`` or
+    ``data.id`` for live stream events, ``data.live_stream_id`` for asset and simulcast-target events.
     """
     header = _header(headers, HEADER)
     if not header:
@@ -114,10 +114,21 @@ def _timestamp(value: Any) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+LIVE_STREAM_EVENTS = "video.live_stream."
+SIMULCAST_EVENTS = "video.live_stream.simulcast_target."
+
+
 def _live_stream_id(payload: dict[str, Any]) -> str | None:
+    """The Mux live stream an event is about (Mux "Webhook reference": ``object`` names the resource, ``data`` is
+    that resource). ``object.id`` when ``object.type`` is ``live_stream``; else, for ``video.live_stream.*``
+    events, ``data.id`` (``data`` is the live stream itself); for simulcast target events (``data`` is the target)
+    and ``video.asset.*`` events (``data`` is the asset), ``data.live_stream_id``. ``None`` when the event names
+    no live stream (an asset uploaded rather than recorded from a live stream)."""
     obj = payload.get("object") if isinstance(payload.get("object"), dict) else {}
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-    if obj.get("type") == "live_stream" and isinstance(obj.get("id"), str):
-        return obj["id"]
-    live_stream_id = data.get("live_stream_id")
-    return live_stream_id if isinstance(live_stream_id, str) else None
+    kind = payload.get("type") if isinstance(payload.get("type"), str) else ""
+    candidates: list[Any] = [obj.get("id")] if obj.get("type") == "live_stream" else []
+    if kind.startswith(LIVE_STREAM_EVENTS) and not kind.startswith(SIMULCAST_EVENTS):
+        candidates.append(data.get("id"))
+    candidates.append(data.get("live_stream_id"))
+    return next((c for c in candidates if isinstance(c, str) and c), None)
