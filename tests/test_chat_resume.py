@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from livecast.domain import chat
+from livecast.domain import chat_catchup
 from livecast.domain.events import CHAT, stream_channel
 from tests.conftest import Server
 from tests.helpers.chat import ChatSubscriber, mutate, send
@@ -43,7 +43,7 @@ async def _away(server: Server, subscriber: ChatSubscriber, sid: str) -> None:
 async def test_a_resumed_subscriber_learns_of_deletions_and_pin_changes_it_missed(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     # One process, one clock: no slack, so changes it saw before disconnecting do not come again (with the
     # default CATCH_UP_SLACK, those of the 2 s before its last message would: harmless, but not exact).
-    monkeypatch.setattr(chat, "CATCH_UP_SLACK", timedelta(0))
+    monkeypatch.setattr(chat_catchup, "CATCH_UP_SLACK", timedelta(0))
     owner, viewer = await server.token("alice"), await server.token("bob")
     sid = (await create_stream(server.graphql_http, owner, title="Resume"))["id"]
     url = server.graphql_http

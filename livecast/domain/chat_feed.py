@@ -18,13 +18,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
-from livecast.domain import chat, chat_fanout, streams
+from livecast.domain import chat, chat_catchup, chat_fanout, streams
 from livecast.domain.chat_models import ChatRoom
 from livecast.domain.deps import Deps
 from livecast.domain.events import REACTIONS, ReactionPosted, stream_channel
 
 T = TypeVar("T")
-ChatItem = chat_fanout.ChatItem | chat.PinState
+ChatItem = chat_fanout.ChatItem | chat_catchup.PinState
 BATCH_WINDOW = chat_fanout.WINDOW
 """Seconds: the most a batch waits for more items, and only right after another batch went out."""
 REPLAY_PAGE = 500
@@ -93,8 +93,8 @@ async def chat_feed(*, deps: Deps, stream_id: str, after_sequence: int | None) -
     ``None``: live only), then live messages, deletions and pins, in order. ``NotFound`` for a bad stream.
 
     A resumed subscriber (``after_sequence`` given) is first told of deletions it missed among the messages
-    it has, and after the replay of the pin's state (:class:`~livecast.domain.chat.PinState`) if the pin
-    changed meanwhile (:func:`livecast.domain.chat.missed_changes`; from 0: the pinned message, if any).
+    it has, and after the replay of the pin's state (:class:`~livecast.domain.chat_catchup.PinState`) if the pin
+    changed meanwhile (:func:`livecast.domain.chat_catchup.missed_changes`; from 0: the pinned message, if any).
 
     Live batches come from the stream's shared feed (:mod:`livecast.domain.chat_fanout`); a batch this
     subscriber takes whole is yielded as is (the shared :class:`~livecast.domain.chat_fanout.Batch`)."""
@@ -107,7 +107,7 @@ async def chat_feed(*, deps: Deps, stream_id: str, after_sequence: int | None) -
             deleted, pin = [], None
         else:
             last = max(after_sequence, 0)
-            deleted, pin = await chat.missed_changes(sid, last)  # about messages it has: told first
+            deleted, pin = await chat_catchup.missed_changes(sid, last)  # about messages it has: told first
             if deleted:
                 yield list(deleted)
         while True:  # stored messages first

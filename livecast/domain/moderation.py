@@ -98,9 +98,21 @@ async def remove_moderator(*, deps: Deps, actor: Principal | None, stream_id: st
     return user
 
 
-async def moderators(stream_id: str) -> list[User]:
-    rows = await StreamModerator.filter(stream_id=stream_id).prefetch_related("user").order_by("created_at")
-    return [row.user for row in rows]
+async def moderators_by_stream_ids(stream_ids: list[str]) -> list[list[User]]:
+    """DataLoader batch: each stream's moderators (oldest grant first), in key order (two queries)."""
+    rows = await StreamModerator.filter(stream_id__in=list(stream_ids)).prefetch_related("user").order_by("created_at", "id")
+    found: dict[str, list[User]] = {}
+    for row in rows:
+        found.setdefault(str(row.stream_id), []).append(row.user)
+    return [found.get(i, []) for i in stream_ids]
+
+
+async def moderator_pairs(pairs: list[tuple[str, str]]) -> list[bool]:
+    """DataLoader batch: for each (user id, stream id), whether the user is one of the stream's moderators."""
+    user_ids, stream_ids = list({u for u, _ in pairs}), list({s for _, s in pairs})
+    rows = await StreamModerator.filter(user_id__in=user_ids, stream_id__in=stream_ids).values_list("user_id", "stream_id")
+    found = {(str(u), str(s)) for u, s in rows}
+    return [pair in found for pair in pairs]
 
 
 async def ban_user(
@@ -210,3 +222,8 @@ async def chat_settings(actor: Principal | None, stream_id: str, room: ChatRoom 
     stream = await streams.existing_stream(stream_id)
     room = room or (await rooms_by_stream_ids([str(stream.id)]))[0]
     return ChatSettingsView(room, stream.chat_enabled, stream.reactions_enabled, await can_moderate(actor, stream))
+
+
+def settings_view(stream: Stream, room: ChatRoom, *, moderator: bool) -> ChatSettingsView:
+    """:func:`chat_settings` from rows already loaded (``moderator``: the caller moderates ``stream``)."""
+    return ChatSettingsView(room, stream.chat_enabled, stream.reactions_enabled, moderator)

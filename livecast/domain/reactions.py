@@ -46,10 +46,16 @@ async def send_reaction(
     return event
 
 
-async def reaction_counts(stream_id: str) -> dict[str, int]:
-    """Reactions per emoji over the whole stream."""
-    rows = await Reaction.filter(stream_id=stream_id).annotate(n=Count("id")).group_by("emoji").values("emoji", "n")
-    return {row["emoji"]: row["n"] for row in rows}
+async def reaction_counts(stream_ids: list[str]) -> list[dict[str, int]]:
+    """DataLoader batch: reactions per emoji over each whole stream, in key order (one query)."""
+    rows = (
+        await Reaction.filter(stream_id__in=list(stream_ids)).annotate(n=Count("id"))
+        .group_by("stream_id", "emoji").values("stream_id", "emoji", "n")
+    )  # fmt: skip
+    found: dict[str, dict[str, int]] = {}
+    for row in rows:
+        found.setdefault(str(row["stream_id"]), {})[row["emoji"]] = row["n"]
+    return [found.get(i, {}) for i in stream_ids]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from livecast.domain import chat, chat_feed, community, moderation, reactions
 from livecast.domain.chat_models import ChatBan, ChatRoom, ModerationLog
 from livecast.domain.events import ReactionPosted
-from livecast.domain.models import User
+from livecast.domain.models import Stream, User
 from livecast.resolvers.context import RequestContext
 
 
@@ -90,12 +90,22 @@ async def chat_room(ctx: RequestContext, stream_id: str) -> ChatRoom:
 
 
 async def pinned_message(ctx: RequestContext, stream_id: str) -> chat.ChatMessageView | None:
-    return await chat.pinned_message(stream_id)
+    return await ctx.loaders.pinned_messages.load(stream_id)
 
 
 async def reaction_counts(ctx: RequestContext, stream_id: str) -> dict[str, int]:
-    return await reactions.reaction_counts(stream_id)
+    return await ctx.loaders.reaction_counts.load(stream_id)
 
 
 async def moderators(ctx: RequestContext, stream_id: str) -> list[User]:
-    return await moderation.moderators(stream_id)
+    return await ctx.loaders.moderators.load(stream_id)
+
+
+async def stream_chat_settings(ctx: RequestContext, stream: Stream) -> moderation.ChatSettingsView:
+    """:func:`chat_settings` for a stream already loaded (a list of streams: one query per loader, not per stream)."""
+    room = await ctx.loaders.chat_rooms.load(str(stream.id))
+    p = ctx.principal
+    moderator = p is not None and (
+        p.is_admin or str(stream.owner_id) == p.user_id or await ctx.loaders.moderator_pairs.load((p.user_id, str(stream.id)))
+    )
+    return moderation.settings_view(stream, room, moderator=moderator)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
-from livecast.domain import broadcast, moderation, monitoring, simulcast, users
+from livecast.domain import broadcast, chat, moderation, monitoring, reactions, simulcast, users
 from livecast.domain.chat_models import ChatRoom
 from livecast.domain.auth import Principal
 from livecast.domain.deps import Deps
@@ -33,6 +33,19 @@ class Loaders:
     )
     broadcasts: DataLoader[str, Broadcast | None] = field(
         default_factory=lambda: DataLoader(load_fn=broadcast.broadcasts_by_stream_ids)  # type: ignore[arg-type]
+    )
+    pinned_messages: DataLoader[str, chat.ChatMessageView | None] = field(
+        default_factory=lambda: DataLoader(load_fn=chat.pinned_messages)  # type: ignore[arg-type]
+    )
+    moderators: DataLoader[str, list[User]] = field(
+        default_factory=lambda: DataLoader(load_fn=moderation.moderators_by_stream_ids)  # type: ignore[arg-type]
+    )
+    moderator_pairs: DataLoader[tuple[str, str], bool] = field(
+        default_factory=lambda: DataLoader(load_fn=moderation.moderator_pairs)  # type: ignore[arg-type]
+    )
+    """Keyed by (user id, stream id): whether the user moderates the stream."""
+    reaction_counts: DataLoader[str, dict[str, int]] = field(
+        default_factory=lambda: DataLoader(load_fn=reactions.reaction_counts)  # type: ignore[arg-type]
     )
 
 

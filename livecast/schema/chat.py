@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from livecast.domain import chat as domain_chat
+from livecast.domain import chat_catchup
 from livecast.domain import events
 from livecast.domain.errors import ValidationFailed
 from livecast.resolvers import chat as resolve
@@ -156,7 +157,7 @@ def _batch_event(item: object) -> ChatMessage | ChatMessageDeleted | ChatPinChan
         return ChatMessageDeleted(message_id=strawberry.ID(item.message_id), sequence=item.sequence, at=datetime.fromisoformat(item.at))
     if isinstance(item, events.ChatMessagePinned):
         return ChatPinChanged(message_id=strawberry.ID(item.message_id), pinned=item.pinned, at=datetime.fromisoformat(item.at))
-    if isinstance(item, domain_chat.PinState):
+    if isinstance(item, chat_catchup.PinState):
         pinned = strawberry.ID(item.message_id) if item.message_id is not None else None
         return ChatPinState(pinned_message_id=pinned, at=datetime.fromisoformat(item.at))
     assert isinstance(item, domain_chat.ChatMessageView)

@@ -27,7 +27,7 @@ from livecast.schema.errors import (
     to_graphql_error,
 )
 from livecast.schema.health import AlertThresholds, HealthSample
-from livecast.schema.moderation import ChatSettings, resolve_settings
+from livecast.schema.moderation import ChatSettings, settings_of
 from livecast.schema.results import as_result
 from livecast.schema.simulcast import SimulcastTarget
 from livecast.schema.stream_inputs import CreateStreamInput, UpdateStreamInput, stream_fields
@@ -150,7 +150,8 @@ class Stream:
 
     @strawberry.field
     async def chat_settings(self, info: Info) -> ChatSettings:
-        return await resolve_settings(info, str(self.id), await resolve_chat.chat_room(info.context, str(self.id)))
+        view = await resolve_chat.stream_chat_settings(info.context, self.model)
+        return settings_of(view.room, chat_enabled=view.chat_enabled, reactions_enabled=view.reactions_enabled, moderator=view.moderator)
 
     @strawberry.field
     async def pinned_message(self, info: Info) -> ChatMessage | None:
