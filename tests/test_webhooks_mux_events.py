@@ -42,8 +42,12 @@ async def test_a_broadcast_drives_the_lifecycle_in_order(mux: MuxSetup) -> None:
     assert rows[-1].outcome == "LIVE → ENDED"
     ended = await streams.existing_stream(stream_id)
     assert ended.started_at is not None and ended.ended_at is not None
-    # ENDED goes through streams.finish, which signals "complete" to Mux
-    assert ("PUT", f"/video/v1/live-streams/{mux_id}/complete") in [(m, p) for m, p, _ in mux.emulator.requests]
+    # ENDED goes through streams.finish, which signals "complete" to Mux, then disables the live stream: ENDED is
+    # final, so its stream key must refuse a new broadcast
+    calls = [(m, p) for m, p, _ in mux.emulator.requests]
+    complete, disable = ("PUT", f"/video/v1/live-streams/{mux_id}/complete"), ("PUT", f"/video/v1/live-streams/{mux_id}/disable")
+    assert complete in calls and disable in calls and calls.index(complete) < calls.index(disable)
+    assert mux.emulator.live_streams[mux_id]["status"] == "disabled"
 
 
 async def test_late_events_are_skipped_as_stale(mux: MuxSetup) -> None:

@@ -84,11 +84,12 @@ async def remove_target(*, deps: Deps, actor: Principal | None, stream_id: str, 
 
 
 async def set_target_status(
-    *, provider_target_id: str, status: str, error: str | None = None
+    *, stream_id: str, provider_target_id: str, status: str, error: str | None = None
 ) -> SimulcastTarget | None:
-    """Record a provider-reported status (``IDLE | STARTING | BROADCASTING | ERRORED``, any case), e.g. from a
-    ``video.live_stream.simulcast_target.*`` webhook; ``None`` if no target has this provider id."""
-    target = await SimulcastTarget.get_or_none(provider_target_id=provider_target_id)
+    """Record a provider-reported status (``IDLE | STARTING | BROADCASTING | ERRORED``, any case) of one of the
+    stream's targets, from a ``video.live_stream.simulcast_target.*`` webhook (:mod:`.webhook_rules`); ``None``
+    if the stream has no target with this provider id."""
+    target = await SimulcastTarget.get_or_none(stream_id=stream_id, provider_target_id=provider_target_id)
     if target is None:
         return None
     target.status, target.error = _status(status), error

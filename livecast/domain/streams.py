@@ -158,8 +158,10 @@ async def finish(*, deps: Deps, stream_id: str, reason: str, only_from: frozense
         bus=deps.bus, stream_id=stream_id, to=StreamStatus.ENDED, reason=reason, only_from=only_from
     )
     try:
-        await _provider(deps, stream.provider).complete_stream(stream_ref(stream))
-    except ProviderError:  # the stream is ended for livecast either way; the provider idles it on its own
+        provider, ref = _provider(deps, stream.provider), stream_ref(stream)
+        await provider.complete_stream(ref)
+        await provider.set_enabled(ref, False)  # ENDED is final: the key refuses encoders (Mux "disable")
+    except ProviderError:  # the stream is ended for livecast either way (no switch: ProviderNotSupported)
         pass
     if stream.provider == broadcast.PROVIDER:  # egress stops, the room is deleted later
         await broadcast.on_finished(deps=deps, stream=stream)

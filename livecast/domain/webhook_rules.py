@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from livecast.domain import lifecycle, streams
+from livecast.domain import lifecycle, simulcast, streams
 from livecast.domain.deps import Deps
 from livecast.domain.errors import InvalidState, NotFound
 from livecast.domain.events import RecordingReady, owner_channel, stream_channel
@@ -167,8 +167,9 @@ async def _simulcast_status(stream: Stream, suffix: str, payload: Mapping[str, A
     error = None
     if status is SimulcastStatus.ERRORED:
         error = str(data.get("error_severity") or data.get("error") or "the destination refused or dropped the restream")
-    updated = await SimulcastTarget.filter(stream_id=stream.id, provider_target_id=target_id).update(status=status, error=error)
-    if not updated:
+    if target_id is None or not await simulcast.set_target_status(
+        stream_id=str(stream.id), provider_target_id=target_id, status=status.value, error=error
+    ):
         raise NotFound(f"stream has no simulcast target {target_id}")
     return f"simulcast target {target_id} → {status.value}"
 

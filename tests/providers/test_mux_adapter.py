@@ -61,9 +61,10 @@ async def test_create_sends_mux_fields(mux: MuxProvider, mux_emulator: MuxEmulat
     assert stream["playback_ids"] == [{"id": p.playback_id, "policy": "signed"}]
     method, path, body = mux_emulator.requests[-1]
     assert (method, path) == ("POST", "/video/v1/live-streams")
-    assert body["playback_policy"] == ["signed"] and body["latency_mode"] == "low"
+    assert body["playback_policies"] == ["signed"] and body["latency_mode"] == "low"
     assert (body["reconnect_window"], body["max_continuous_duration"]) == (120, 3600)
-    assert body["new_asset_settings"]["playback_policy"] == ["signed"]
+    assert body["new_asset_settings"]["playback_policies"] == ["signed"]
+    assert "playback_policy" not in body and "playback_policy" not in body["new_asset_settings"]  # deprecated
     assert body["test"] is False and body["meta"] == {"title": "Launch day"}
 
 

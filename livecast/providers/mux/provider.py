@@ -79,8 +79,8 @@ class MuxProvider:
 
         def call() -> Any:
             request = mux_python.CreateLiveStreamRequest(
-                playback_policy=[policy],
-                new_asset_settings=mux_python.CreateAssetRequest(playback_policy=[policy])
+                playback_policies=[policy],  # ``playback_policy`` is deprecated (same type)
+                new_asset_settings=mux_python.CreateAssetRequest(playback_policies=[policy])
                 if spec.recording_enabled
                 else None,
                 latency_mode=spec.latency_mode.lower(),
