@@ -22,7 +22,7 @@ from livecast.domain.events import CHAT, stream_channel
 from livecast.settings import Settings
 from tests.conftest import TEST_SECRET, run_server
 from tests.helpers.chat import SEND, ChatSubscriber
-from tests.helpers.client import create_stream
+from tests.helpers.client import create_stream, gql_http
 from tests.helpers.processes import LivecastProcess, PrivateRedis, free_port, livecast_processes
 from tests.helpers.waiting import eventually
 
@@ -82,6 +82,8 @@ async def test_concurrent_writers_on_two_processes(deps: Deps, database_url: str
                 await eventually(lambda s=subscriber: len(s.sequences()) >= MESSAGES or s.task.done(), timeout=60, what="all messages")
                 assert subscriber.error is None, subscriber.error
                 assert subscriber.sequences() == list(range(1, MESSAGES + 1))
+            counted = await gql_http(urls[1], "query($s: ID!) { stream(id: $s) { chatMessageCount } }", {"s": sid})
+            assert counted["stream"]["chatMessageCount"] == MESSAGES, "the count is kept under concurrent writers"
         finally:
             for subscriber in subscribers:
                 await subscriber.stop()

@@ -7,12 +7,14 @@ what, to whom, when) before ``ModerationAction`` is published on the stream's ``
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from livecast.domain import streams
 from livecast.domain.auth import Principal, require_actor
+from livecast.domain.bus import EventsMissed, Gap
 from livecast.domain.chat_models import ChatBan, ChatMode, ChatRoom, ModerationLog, StreamModerator
 from livecast.domain.deps import Deps
 from livecast.domain.errors import Forbidden, ValidationFailed
@@ -76,6 +78,19 @@ PIN_ACTIONS = ("PIN", "UNPIN")
 async def pin_changed_since(stream_id: str, since: datetime) -> bool:
     """Whether the stream's pinned message was pinned or unpinned after ``since`` (from the moderation log)."""
     return await ModerationLog.filter(stream_id=stream_id, action__in=PIN_ACTIONS, created_at__gt=since).exists()
+
+
+async def action_feed(*, deps: Deps, actor: Principal | None, stream_id: str) -> AsyncIterator[ModerationAction]:
+    """Live moderation actions of a stream, for its moderators, owner and admins (``Unauthenticated``,
+    ``NotFound``, ``Forbidden`` otherwise). Ends with ``EventsMissed`` if the bus lost events: each action
+    is in the log before it is published, so ``moderation_log`` has them."""
+    _, stream = await moderated_stream(actor, stream_id)
+    async with deps.bus.subscribe(stream_channel(str(stream.id), MODERATION)) as items:
+        async for item in items:
+            if isinstance(item, Gap):
+                raise EventsMissed("moderation actions may have been missed: read the moderation log, then subscribe again")
+            if isinstance(item, ModerationAction):
+                yield item
 
 
 async def add_moderator(*, deps: Deps, actor: Principal | None, stream_id: str, user_id: str) -> User:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from livecast.domain import chat, chat_feed, community, moderation, reactions
 from livecast.domain.chat_models import ChatBan, ChatRoom, ModerationLog
-from livecast.domain.events import ReactionPosted
+from livecast.domain.events import ModerationAction, ReactionPosted
 from livecast.domain.models import Stream, User
 from livecast.resolvers.context import RequestContext
 
@@ -79,6 +79,10 @@ def follow_chat(ctx: RequestContext, stream_id: str, after_sequence: int | None)
 
 def follow_reactions(ctx: RequestContext, stream_id: str) -> AsyncIterator[list[ReactionPosted]]:
     return chat_feed.reaction_feed(deps=ctx.deps, stream_id=stream_id)
+
+
+def follow_moderation(ctx: RequestContext, stream_id: str) -> AsyncIterator[ModerationAction]:
+    return moderation.action_feed(deps=ctx.deps, actor=ctx.actor, stream_id=stream_id)
 
 
 async def chat_settings(ctx: RequestContext, stream_id: str, room: ChatRoom | None = None) -> moderation.ChatSettingsView:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated
 
@@ -87,19 +88,30 @@ def _user(u: object) -> User:
     return User.from_model(u)  # type: ignore[arg-type]
 
 
+def _entry(actor_id: str, action: str, target_user_id: str | None, detail: str, at: datetime) -> ModerationEntry:
+    target = strawberry.ID(str(target_user_id)) if target_user_id else None
+    return ModerationEntry(action=action, actor_id=strawberry.ID(str(actor_id)), target_user_id=target, detail=detail, at=at)
+
+
+@strawberry.type
+class ModerationSubscription:
+    @strawberry.subscription(
+        description="Moderation actions of a stream as they happen (moderators, owner, admins). Each is in "
+        "`moderationLog` before it is sent; after EVENTS_MISSED, read the log, then subscribe again."
+    )
+    async def moderation_actions(self, info: Info, stream_id: strawberry.ID) -> AsyncGenerator[ModerationEntry, None]:
+        async with relay_errors():
+            async for e in resolve.follow_moderation(info.context, str(stream_id)):
+                yield _entry(e.actor_id, e.action, e.target_user_id, e.detail, datetime.fromisoformat(e.at))
+
+
 @strawberry.type
 class ModerationQuery:
     @strawberry.field(description="Latest moderation actions of a stream, newest first (moderators, owner, admins).")
     async def moderation_log(self, info: Info, stream_id: strawberry.ID, first: int = 50) -> list[ModerationEntry]:
         async with relay_errors():
             rows = await resolve.moderation_log(info.context, str(stream_id), first)
-        return [
-            ModerationEntry(
-                action=r.action, actor_id=strawberry.ID(str(r.actor_id)), detail=r.detail, at=r.created_at,
-                target_user_id=strawberry.ID(str(r.target_user_id)) if r.target_user_id else None,
-            )  # fmt: skip
-            for r in rows
-        ]
+        return [_entry(str(r.actor_id), r.action, str(r.target_user_id) if r.target_user_id else None, r.detail, r.created_at) for r in rows]
 
 
 @strawberry.type

@@ -13,7 +13,7 @@ from livecast.schema.execution import LivecastExecutor, LivecastMaskErrors
 from livecast.schema.broadcast import BroadcastMutation
 from livecast.schema.chat import ChatMutation, ChatQuery, ChatSubscription
 from livecast.schema.health import HealthMutation, HealthQuery
-from livecast.schema.moderation import ModerationMutation, ModerationQuery
+from livecast.schema.moderation import ModerationMutation, ModerationQuery, ModerationSubscription
 from livecast.schema.playback import PlaybackMutation
 from livecast.schema.realtime import RealtimeSubscription
 from livecast.schema.simulcast import SimulcastMutation
@@ -25,7 +25,7 @@ Mutation = merge_types(
     "Mutation",
     (StreamMutation, ChatMutation, ModerationMutation, HealthMutation, PlaybackMutation, SimulcastMutation, BroadcastMutation),
 )
-Subscription = merge_types("Subscription", (RealtimeSubscription, ChatSubscription))
+Subscription = merge_types("Subscription", (RealtimeSubscription, ChatSubscription, ModerationSubscription))
 
 
 def _should_mask(error: GraphQLError) -> bool:
