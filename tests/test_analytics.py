@@ -195,3 +195,44 @@ async def test_health_series_averages_the_stored_samples_per_bucket(deps: Deps) 
         (t0.isoformat(), 1_500_000), ((t0 + timedelta(seconds=60)).isoformat(), 500_000),
     ]
     assert {r["metric"]: r["value"] for r in rows if not r["at"]}["chat_messages_per_minute"] == "", "never live"
+
+
+async def test_chat_series_counts_messages_and_reactions_per_bucket(no_jobs: Server) -> None:
+    """Counted in SQL per bucket on either dialect: rows moved to known instants, read back per minute and per 5 s."""
+    from livecast.domain.chat_models import ChatMessage, Reaction
+
+    server = no_jobs
+    owner, bob = await server.token("alice"), await server.token("bob")
+    sid = await live_stream(server)
+    t0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    message_at, reaction_at = (5, 30, 59.9, 61, 185), (10, 125, 126.5)
+    for n, _ in enumerate(message_at):
+        await mutate(server.graphql_http, bob, "sendChatMessage", "$s: ID!, $c: String!", "streamId: $s, content: $c", {"s": sid, "c": f"m{n}"})
+    for _ in reaction_at:
+        await mutate(server.graphql_http, bob, "sendReaction", "$s: ID!", 'streamId: $s, emoji: "🔥", positionX: 1, positionY: 1', {"s": sid})
+    messages = await ChatMessage.filter(stream_id=sid).order_by("sequence")
+    reactions = await Reaction.filter(stream_id=sid).order_by("id")
+    for row, seconds in [*zip(messages, message_at, strict=True), *zip(reactions, reaction_at, strict=True)]:
+        await type(row).filter(id=row.id).update(created_at=t0 + timedelta(seconds=seconds))
+    await mutate(server.graphql_http, bob, "deleteChatMessage", "$id: ID!", "id: $id", {"id": str(messages[0].id)})
+
+    query = "query($id: ID!, $i: Int!) { streamAnalytics(streamId: $id) { chatSeries(interval: $i) { at messages reactions } } }"
+    per_minute = (await gql_http(server.graphql_http, query, {"id": sid, "i": 60}, owner))["streamAnalytics"]["chatSeries"]
+    at = lambda s: (t0 + timedelta(seconds=s)).isoformat()  # noqa: E731
+    assert per_minute == [
+        {"at": at(0), "messages": 3, "reactions": 1},  # a deleted message was still posted
+        {"at": at(60), "messages": 1, "reactions": 0},
+        {"at": at(120), "messages": 0, "reactions": 2},
+        {"at": at(180), "messages": 1, "reactions": 0},
+    ]
+    five = (await gql_http(server.graphql_http, query, {"id": sid, "i": 5}, owner))["streamAnalytics"]["chatSeries"]
+    assert [(p["at"], p["messages"], p["reactions"]) for p in five] == [
+        (at(5), 1, 0), (at(10), 0, 1), (at(30), 1, 0), (at(55), 1, 0), (at(60), 1, 0), (at(125), 0, 2), (at(185), 1, 0),
+    ]
+    errors = await gql_http_errors(server.graphql_http, query, {"id": sid, "i": 60}, bob)
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{server.http}/v1/streams/{sid}/analytics.csv", params={"interval": 60},
+                                    headers={"Authorization": f"Bearer {owner}"})  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["at"], int(r["value"])) for r in rows if r["metric"] == "reactions"] == [(at(0), 1), (at(60), 0), (at(120), 2), (at(180), 0)]

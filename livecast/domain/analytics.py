@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from tortoise.functions import Count, Max, Sum
 
+from livecast.domain import analytics_chat
 from livecast.domain import analytics_health as health
 from livecast.domain.auth import Principal
 from livecast.domain.chat_models import ChatMessage, Reaction
@@ -121,14 +122,19 @@ async def viewer_series(*, stream_id: str, interval: int) -> list[ViewerPoint]:
     ]
 
 
+async def chat_series(*, stream_id: str, interval: int) -> list[analytics_chat.ChatPoint]:
+    """Chat messages and reactions per ``interval`` seconds (see :mod:`livecast.domain.analytics_chat`)."""
+    return await analytics_chat.series(stream_id=stream_id, interval=check_interval(interval))
+
+
 async def health_series(*, stream_id: str, interval: int) -> list[health.HealthPoint]:
     """Health samples averaged per ``interval`` seconds (see :mod:`livecast.domain.analytics_health`)."""
     return await health.series(stream_id=stream_id, interval=check_interval(interval))
 
 
 async def export_csv(*, actor: Principal | None, stream_id: str, interval: int = 60, now: datetime | None = None) -> str:
-    """The analytics as CSV (``metric,at,value``; RFC 4180): one row per figure (``at`` empty), then the viewer
-    and health series per bucket. Errors as :func:`stream_analytics`, plus ``ValidationFailed`` (interval)."""
+    """The analytics as CSV (``metric,at,value``; RFC 4180): one row per figure (``at`` empty), then the viewer,
+    chat (``chat_messages``, ``reactions``) and health series per bucket. Errors as :func:`stream_analytics`, plus ``ValidationFailed`` (interval)."""
     check_interval(interval)
     figures = await stream_analytics(actor=actor, stream_id=stream_id, now=now)
     out = io.StringIO()
@@ -144,6 +150,9 @@ async def export_csv(*, actor: Principal | None, stream_id: str, interval: int =
     for point in await viewer_series(stream_id=figures.stream_id, interval=interval):
         writer.writerow(["viewers_average", point.at.isoformat(), point.average])
         writer.writerow(["viewers_peak", point.at.isoformat(), point.peak])
+    for chat in await chat_series(stream_id=figures.stream_id, interval=interval):
+        writer.writerow(["chat_messages", chat.at.isoformat(), chat.messages])
+        writer.writerow(["reactions", chat.at.isoformat(), chat.reactions])
     for sample in await health_series(stream_id=figures.stream_id, interval=interval):
         for name, value in sample.values().items():
             if value is not None:

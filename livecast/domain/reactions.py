@@ -56,22 +56,3 @@ async def reaction_counts(stream_ids: list[str]) -> list[dict[str, int]]:
     for row in rows:
         found.setdefault(str(row["stream_id"]), {})[row["emoji"]] = row["n"]
     return [found.get(i, {}) for i in stream_ids]
-
-
-@dataclass(frozen=True)
-class MinuteTotal:
-    minute: datetime
-    """Start of the minute (UTC)."""
-    count: int
-
-
-async def reactions_per_minute(stream_id: str, *, since: datetime | None = None) -> list[MinuteTotal]:
-    """Reactions per minute (UTC minutes that had any), oldest first; for analytics."""
-    query = Reaction.filter(stream_id=stream_id)
-    if since is not None:
-        query = query.filter(created_at__gte=since)
-    totals: dict[datetime, int] = {}
-    for created in await query.values_list("created_at", flat=True):
-        minute = created.astimezone(UTC).replace(second=0, microsecond=0)
-        totals[minute] = totals.get(minute, 0) + 1
-    return [MinuteTotal(m, n) for m, n in sorted(totals.items())]

@@ -4,6 +4,7 @@ its result read the same stream."""
 from __future__ import annotations
 
 from livecast.domain import analytics
+from livecast.domain.analytics_chat import ChatPoint
 from livecast.domain.analytics_health import HealthPoint
 from livecast.resolvers.context import RequestContext
 
@@ -18,3 +19,7 @@ async def viewer_series(ctx: RequestContext, stream_id: str, interval: int) -> l
 
 async def health_series(ctx: RequestContext, stream_id: str, interval: int) -> list[HealthPoint]:
     return await analytics.health_series(stream_id=stream_id, interval=interval)
+
+
+async def chat_series(ctx: RequestContext, stream_id: str, interval: int) -> list[ChatPoint]:
+    return await analytics.chat_series(stream_id=stream_id, interval=interval)

@@ -33,6 +33,13 @@ class HealthPoint:
     keyframe_interval: float | None = strawberry.field(description="s")
 
 
+@strawberry.type(description="Chat activity in the bucket [at, at + interval).")
+class ChatPoint:
+    at: datetime
+    messages: int = strawberry.field(description="Chat messages posted (deleted ones included).")
+    reactions: int = strawberry.field(description="Emoji reactions sent.")
+
+
 @strawberry.type(description="Audience and engagement of a stream (owner or admin). Durations in seconds.")
 class StreamAnalytics:
     stream_id: strawberry.ID
@@ -63,6 +70,12 @@ class StreamAnalytics:
         async with relay_errors():
             points = await resolve.viewer_series(info.context, str(self.stream_id), interval)
         return [ViewerPoint(at=p.at, average=p.average, peak=p.peak) for p in points]
+
+    @strawberry.field(description="Chat messages and reactions per bucket (e.g. per minute), oldest first (empty buckets left out).")
+    async def chat_series(self, info: Info, interval: Interval = 60) -> list[ChatPoint]:
+        async with relay_errors():
+            points = await resolve.chat_series(info.context, str(self.stream_id), interval)
+        return [ChatPoint(at=p.at, messages=p.messages, reactions=p.reactions) for p in points]
 
     @strawberry.field(description="Health per bucket, oldest first (empty for streams without health samples).")
     async def health_series(self, info: Info, interval: Interval = 60) -> list[HealthPoint]:
