@@ -127,7 +127,10 @@ async def test_go_live_egress_and_reconnect_window(
     lk.leave(room, "h")
     await broadcast.apply_livekit_event(deps, event("participant_left", room, participant=publisher("h")))
     changed = (await streams.existing_stream(sid)).status_changed_at
-    assert await broadcast_jobs.check(deps=deps, now=changed + timedelta(seconds=5)) in ([], [f"{sid}: no viewers: egress idle"])
+    inside = changed + timedelta(seconds=5)  # GO_LIVE keeps egress only while LIVE: the idle timer starts
+    assert await broadcast_jobs.check(deps=deps, now=inside) == [f"{sid}: no viewers: egress idle"]
+    b = await Broadcast.get(stream_id=sid)
+    assert b.zero_viewers_since == inside and b.egress_status in broadcast_egress.RUNNING and len(lk.active_egresses(room)) == 1
     [ended] = await broadcast_jobs.check(deps=deps, now=changed + timedelta(seconds=11))
     assert "reconnect window passed: ENDED" in ended
     assert (await streams.existing_stream(sid)).status is S.ENDED and lk.active_egresses(room) == []

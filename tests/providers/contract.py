@@ -33,7 +33,7 @@ from livecast.providers.base import (
     StreamRef,
 )
 from livecast.settings import Settings
-from tests.providers.harness import ADAPTERS, FEATURES, REMOTE_ADAPTERS, TTL, Harness, harness_for, spec
+from tests.providers.harness import ADAPTERS, FEATURES, REMOTE_ADAPTERS, TTL, Harness, harness_for, settings_of, spec
 
 
 async def unsupported(call: Awaitable[Any] | Callable[[], Any]) -> None:
@@ -67,10 +67,15 @@ class ProviderContract:
         assert state.provider_stream_id == first.provider_stream_id and state.simulcast_targets == ()
 
     async def test_update_keeps_the_stream(self, harness: Harness) -> None:
-        ref = await harness.create()
-        await harness.provider.update_stream(ref, spec(title="renamed", latency_mode="LOW", reconnect_window=30))
+        ref, other = await harness.create(), await harness.create()
+        before = harness.stored(other) if harness.stored else None
+        changed = spec(title="renamed", latency_mode="LOW", reconnect_window=30, max_continuous_duration=7200)
+        assert await harness.provider.update_stream(ref, changed) is None  # same policy: the playback id stays
         state = await harness.provider.get_stream(ref)
         assert (state.status, state.stream_key, state.playback_id) == ("IDLE", ref.stream_key, ref.playback_id)
+        if harness.stored is not None:  # the provider keeps the settings: the update reached it, and only there
+            assert harness.stored(ref) == settings_of("renamed", "LOW", 30, 7200)
+            assert harness.stored(other) == before == settings_of("contract", "STANDARD", 60, 3600)
 
     async def test_reset_stream_key(self, harness: Harness) -> None:
         ref = await harness.create()
@@ -145,12 +150,19 @@ class ProviderContract:
         assert (await harness.provider.get_stream(ref)).status == "IDLE"
 
     async def test_active_then_complete(self, harness: Harness) -> None:
-        ref = await harness.create()
+        """Completing ends the broadcast, not the stream: same key and playback id afterwards. Adapters that
+        disconnect the encoder report ``IDLE``; the local pipeline leaves that to its ingest (which reacts to the
+        stream's ``ENDED`` event), so its playlist is still fresh (``ACTIVE``). A recorded broadcast leaves an
+        asset where the provider records."""
+        ref = await harness.create()  # recording_enabled
         harness.activate(ref)
         assert (await harness.provider.get_stream(ref)).status == "ACTIVE"
         await harness.provider.complete_stream(ref)
-        if harness.has("complete_disconnects"):
-            assert (await harness.provider.get_stream(ref)).status == "IDLE"
+        after = await harness.provider.get_stream(ref)
+        assert (after.stream_key, after.playback_id) == (ref.stream_key, ref.playback_id)
+        assert after.provider_stream_id == ref.provider_stream_id
+        assert after.status == ("IDLE" if harness.has("complete_disconnects") else "ACTIVE")
+        assert len(after.recent_asset_ids) == (1 if harness.has("recording") else 0)
 
     async def test_delete_then_gone(self, harness: Harness) -> None:
         ref, kept = await harness.create(), await harness.create()

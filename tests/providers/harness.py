@@ -19,7 +19,7 @@ from livecast.settings import Settings
 ADAPTERS = ["local", "memory", "mux", "livekit"]
 REMOTE_ADAPTERS = ["memory", "mux", "livekit"]
 """Adapters that call something which can be down (memory: by fault injection)."""
-FEATURES = frozenset({"reset_key", "enable", "sign", "simulcast", "hls", "registry", "complete_disconnects"})
+FEATURES = frozenset({"reset_key", "enable", "sign", "simulcast", "hls", "registry", "complete_disconnects", "recording"})
 TTL = 600
 """Seconds of the playback tokens signed in the contract."""
 
@@ -30,7 +30,9 @@ class Harness:
 
     ``features`` ⊆ :data:`FEATURES`; ``ingest_schemes``: schemes of ``IngestEndpoints.rtmp_url``; ``verify(token)``
     checks a playback token's signature and returns its claims; ``activate(ref)`` plays a connected encoder;
-    ``outage()`` makes the provider unreachable inside its block (``None``: nothing remote).
+    ``outage()`` makes the provider unreachable inside its block (``None``: nothing remote); ``stored(ref)`` is
+    what the provider keeps of the stream's settings (:func:`settings_of`), ``None`` when it keeps none (local:
+    the database holds them; LiveKit: a room has none of them).
     """
 
     provider: StreamProvider
@@ -39,6 +41,7 @@ class Harness:
     verify: Callable[[str], dict[str, Any]]
     activate: Callable[[StreamRef], None]
     outage: Callable[[], AbstractAsyncContextManager[None]] | None = None
+    stored: Callable[[StreamRef], dict[str, Any]] | None = None
     created: list[StreamRef] = field(default_factory=list)
 
     def has(self, feature: str) -> bool:
@@ -60,6 +63,12 @@ def spec(policy: str = "PUBLIC", **changes: Any) -> StreamSpec:
     }  # fmt: skip
     values.update(changes)
     return StreamSpec(**values)
+
+
+def settings_of(title: str, latency_mode: str, reconnect_window: float, max_continuous_duration: int) -> dict[str, Any]:
+    """Stream settings as the contract compares them (``latency_mode`` upper-cased, as in ``StreamSpec``)."""
+    return {"title": title, "latency_mode": latency_mode.upper(), "reconnect_window": reconnect_window,
+            "max_continuous_duration": max_continuous_duration}  # fmt: skip
 
 
 def _emulator_module(name: str) -> Any:
@@ -112,7 +121,11 @@ async def harness_for(name: str, settings: Settings) -> AsyncIterator[Harness]:
         def connect(ref: StreamRef) -> None:
             memory.connect(ref.stream_key)
 
-        yield Harness(memory, FEATURES, ("rtmp",), verify_memory, connect, memory_outage)
+        def memory_settings(ref: StreamRef) -> dict[str, Any]:
+            kept = memory.streams[ref.provider_stream_id or ""].spec
+            return settings_of(kept.title, kept.latency_mode, kept.reconnect_window, kept.max_continuous_duration)
+
+        yield Harness(memory, FEATURES, ("rtmp",), verify_memory, connect, memory_outage, memory_settings)
     elif name == "mux":
         emulators = _emulator_module("mux")
         async with emulators.running_mux_emulator() as emulator:
@@ -122,8 +135,15 @@ async def harness_for(name: str, settings: Settings) -> AsyncIterator[Harness]:
                 public_key = emulator.signing_keys[jwt.get_unverified_header(token)["kid"]]
                 return jwt.decode(token, public_key, algorithms=["RS256"], audience="v")
 
+            def mux_stream_settings(ref: StreamRef) -> dict[str, Any]:  # the live stream as Mux returns it
+                kept = emulator.live_streams[ref.provider_stream_id]
+                return settings_of(
+                    kept["meta"]["title"], kept["latency_mode"], kept["reconnect_window"], kept["max_continuous_duration"]
+                )
+
             yield Harness(ProviderRegistry(configured).get("mux"), FEATURES, ("rtmp", "rtmps"), verify_mux,
-                          lambda ref: emulator.set_status(ref.provider_stream_id, "active"), emulator.down)  # fmt: skip
+                          lambda ref: emulator.set_status(ref.provider_stream_id, "active"), emulator.down,
+                          mux_stream_settings)  # fmt: skip
     elif name == "livekit":
         emulators = _emulator_module("livekit")
         async with emulators.running_livekit_emulator() as emulator:
