@@ -151,6 +151,13 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
         yield running_server
 
 
+@pytest.fixture(params=["http", "websocket"])
+def api(request: pytest.FixtureRequest, server: Server) -> str:
+    """Where a test sends its queries and mutations: over HTTP, or over a websocket (``graphql-transport-ws``
+    carries queries and mutations too; the legacy ``graphql-ws`` protocol only subscriptions)."""
+    return server.graphql_http if request.param == "http" else server.graphql_ws
+
+
 @asynccontextmanager
 async def run_server(settings: Settings, *, workers: bool = True) -> AsyncIterator[Server]:
     """Serve ``settings`` with uvicorn inside this event loop (tables emptied first); stop on exit.

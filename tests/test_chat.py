@@ -25,9 +25,9 @@ async def setup(server: Server) -> tuple[str, str, str]:
     return owner, viewer, stream["id"]
 
 
-async def test_send_cleans_and_validates(server: Server) -> None:
+async def test_send_cleans_and_validates(server: Server, api: str) -> None:
     _, viewer, sid = await setup(server)
-    url = server.graphql_http
+    url = api
     sent = await send(url, viewer, sid, "  hello\u200b\u202e world\n👩🏽\u200d💻  ")
     assert sent["__typename"] == "ChatMessage"
     assert sent["content"] == "hello world 👩🏽\u200d💻", "control/zero-width removed, emoji sequence kept"
@@ -45,13 +45,13 @@ async def test_send_cleans_and_validates(server: Server) -> None:
     assert count["stream"]["chatMessageCount"] == 3
 
 
-async def test_history_pages_newest_last(server: Server) -> None:
+async def test_history_pages_newest_last(server: Server, api: str) -> None:
     _, viewer, sid = await setup(server)
     for n in range(1, 8):
-        await send(server.graphql_http, viewer, sid, f"m{n}")
+        await send(api, viewer, sid, f"m{n}")
 
     async def page(**kw: object) -> tuple[list[int], dict]:
-        data = (await gql_http(server.graphql_http, HISTORY, {"s": sid, "first": 3, **kw}))["chatMessages"]
+        data = (await gql_http(api, HISTORY, {"s": sid, "first": 3, **kw}))["chatMessages"]
         return [e["node"]["sequence"] for e in data["edges"]], data["pageInfo"]
 
     latest, info = await page()
@@ -62,15 +62,15 @@ async def test_history_pages_newest_last(server: Server) -> None:
     assert oldest == [1] and not info["hasPreviousPage"]
     forward, info = await page(after="4")
     assert forward == [5, 6, 7] and not info["hasNextPage"]
-    errors = await gql_http_errors(server.graphql_http, HISTORY, {"s": sid, "first": 101})
+    errors = await gql_http_errors(api, HISTORY, {"s": sid, "first": 101})
     assert errors[0]["extensions"] == {"code": "VALIDATION", "field": "first"}
-    errors = await gql_http_errors(server.graphql_http, HISTORY, {"s": sid, "first": 5, "after": "abc"})
+    errors = await gql_http_errors(api, HISTORY, {"s": sid, "first": 5, "after": "abc"})
     assert errors[0]["extensions"]["code"] == "VALIDATION"
 
 
-async def test_delete_and_pin_rules(server: Server) -> None:
+async def test_delete_and_pin_rules(server: Server, api: str) -> None:
     owner, viewer, sid = await setup(server)
-    url = server.graphql_http
+    url = api
     mallory = await server.token("mallory")
     first, second = await send(url, viewer, sid, "first"), await send(url, viewer, sid, "second")
 

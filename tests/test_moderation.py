@@ -17,8 +17,8 @@ async def user_id(name: str) -> str:
     return str((await ensure_user(name=name, roles=[])).id)
 
 
-async def test_moderators_bans_and_timeouts(server: Server) -> None:
-    url = server.graphql_http
+async def test_moderators_bans_and_timeouts(server: Server, api: str) -> None:
+    url = api
     owner, mod, viewer, other = [await server.token(n) for n in ("alice", "carol", "bob", "dave")]
     sid = (await create_stream(url, owner))["id"]
     carol, bob, dave, alice = [await user_id(n) for n in ("carol", "bob", "dave", "alice")]
@@ -65,8 +65,8 @@ async def test_moderators_bans_and_timeouts(server: Server) -> None:
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_chat_settings_modes_and_refusals(server: Server) -> None:
-    url = server.graphql_http
+async def test_chat_settings_modes_and_refusals(server: Server, api: str) -> None:
+    url = api
     owner, viewer = await server.token("alice"), await server.token("bob")
     sid = (await create_stream(url, owner))["id"]
     alice = await user_id("alice")
@@ -116,8 +116,8 @@ async def test_chat_settings_modes_and_refusals(server: Server) -> None:
     assert reaction["code"] == "FORBIDDEN"
 
 
-async def test_chat_closes_when_the_stream_is_over(server: Server) -> None:
-    url = server.graphql_http
+async def test_chat_closes_when_the_stream_is_over(server: Server, api: str) -> None:
+    url = api
     owner = await server.token("alice")
     sid = (await create_stream(url, owner))["id"]
     await gql_http(url, "mutation($id: ID!) { cancelStream(id: $id) { __typename } }", {"id": sid}, owner)

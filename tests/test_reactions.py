@@ -34,9 +34,15 @@ async def react(url: str, token: str, sid: str, emoji: str, x: float = 50, y: fl
     return await mutate(url, token, "sendReaction", REACT, REACT_ARGS, {"s": sid, "e": emoji, "x": x, "y": y}, selection)
 
 
-async def test_reactions_validate_count_and_fan_out(limited: Settings) -> None:
+@pytest.fixture(params=["http", "websocket"])
+def via(request: pytest.FixtureRequest) -> str:
+    """Mutations and queries over HTTP or over a websocket (graphql-transport-ws)."""
+    return str(request.param)
+
+
+async def test_reactions_validate_count_and_fan_out(limited: Settings, via: str) -> None:
     async with run_server(limited) as server:
-        url = server.graphql_http
+        url = server.graphql_http if via == "http" else server.graphql_ws
         owner, viewer = await server.token("alice"), await server.token("bob")
         sid = (await create_stream(url, owner))["id"]
         received: list[dict[str, Any]] = []
@@ -71,9 +77,9 @@ async def test_reactions_validate_count_and_fan_out(limited: Settings) -> None:
             await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_per_user_rate_limits(limited: Settings) -> None:
+async def test_per_user_rate_limits(limited: Settings, via: str) -> None:
     async with run_server(limited) as server:
-        url = server.graphql_http
+        url = server.graphql_http if via == "http" else server.graphql_ws
         owner, viewer, other = await server.token("alice"), await server.token("bob"), await server.token("carol")
         sid = (await create_stream(url, owner))["id"]
         assert [(await send(url, viewer, sid, f"m{n}"))["__typename"] for n in range(3)] == ["ChatMessage"] * 3

@@ -36,8 +36,13 @@ def _headers(token: str | None) -> dict[str, str]:
 
 
 async def gql_http(url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
-    """Execute over HTTP; returns ``data``. GraphQL errors raise ``TransportQueryError``."""
-    transport = HTTPXAsyncTransport(url=url, headers=_headers(token), timeout=30)
+    """Execute over HTTP, or over a websocket (``graphql-transport-ws``, which carries queries and mutations
+    too) for a ``ws://`` URL; returns ``data``. GraphQL errors raise ``TransportQueryError``."""
+    transport: Any
+    if url.startswith(("ws://", "wss://")):
+        transport = WebsocketsTransport(url=url, headers=_headers(token), subprotocols=["graphql-transport-ws"])
+    else:
+        transport = HTTPXAsyncTransport(url=url, headers=_headers(token), timeout=30)
     async with Client(transport=transport) as session:
         return await session.execute(GraphQLRequest(query, variable_values=variables))
 
