@@ -22,7 +22,9 @@ the arrival order, a stream ends in the same state as with delivery in provider-
   event has started it, and those older events are then stale;
 * an event whose move is final (:func:`livecast.domain.webhook_rules.is_final`: Mux ``idle`` → ``ENDED``) is never
   stale, and a skipped final event is tried again whenever an event of its resource is applied: in time order
-  nothing after it could have applied, so it must win over events that are newer but arrived first.
+  nothing after it could have applied, so it must win over events that are newer but arrived first. This relies
+  on what Mux documents ``idle`` to mean: a broadcast finished (the encoder disconnected and the reconnect window
+  expired), never a stream that did not broadcast.
 
 Why not re-read the stream from Mux instead: after a broadcast Mux reports ``idle``, exactly as for a stream that
 never started, so the API cannot tell "the earlier events are late" from "nothing happened"; the events can.
