@@ -285,6 +285,17 @@ class HttpConnection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: dict, headers: dict[str, str]) -> tuple[int, dict]:
+        """POST; a kept-alive connection the server closed meanwhile (its idle timeout) before answering
+        anything is reopened and the request sent once more, as browsers do."""
+        reused = self.writer is not None and not self.writer.is_closing()
+        try:
+            return await self._post(path, body, headers)
+        except asyncio.IncompleteReadError as e:
+            if not reused or e.partial:
+                raise
+            return await self._post(path, body, headers)
+
+    async def _post(self, path: str, body: dict, headers: dict[str, str]) -> tuple[int, dict]:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None

@@ -9,6 +9,7 @@ import pytest
 
 from livecast.bus import create_bus
 from livecast.domain.events import StreamStatusChanged, decode_event, encode_event
+from tests.helpers.processes import PrivateRedis
 
 
 def event(n: int) -> StreamStatusChanged:
@@ -30,6 +31,34 @@ async def test_publish_reaches_every_subscriber_of_the_channel_in_order(backend:
                 assert got == [f"#{n}" for n in range(20)]
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(anext(c), 0.3)
+    finally:
+        await bus.disconnect()
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_publish_many_keeps_the_order_across_channels(backend: str, request: pytest.FixtureRequest) -> None:
+    url = "memory://" if backend == "memory" else request.getfixturevalue("redis_url")
+    bus = create_bus(url)
+    await bus.connect()
+    try:
+        async with bus.subscribe("stream.s1") as a, bus.subscribe("stream.s2") as b:
+            await asyncio.sleep(0.2 if url.startswith("redis") else 0)
+            await bus.publish_many([(["stream.s1", "stream.s2"] if n % 3 == 0 else ["stream.s1"], event(n)) for n in range(30)])
+            got_a = [(await asyncio.wait_for(anext(a), 5)).reason for _ in range(30)]
+            got_b = [(await asyncio.wait_for(anext(b), 5)).reason for _ in range(10)]
+            assert got_a == [f"#{n}" for n in range(30)]
+            assert got_b == [f"#{n}" for n in range(0, 30, 3)]
+    finally:
+        await bus.disconnect()
+
+
+async def test_publish_many_during_a_redis_outage_loses_the_events_but_does_not_raise(private_redis: PrivateRedis) -> None:
+    bus = create_bus(private_redis.url)
+    await bus.connect()
+    try:
+        await private_redis.kill()
+        await bus.publish_many([(["stream.s1"], event(n)) for n in range(5)])  # the caller's writes already happened
+        assert bus._backend.publish_failures == 5  # type: ignore[attr-defined]
     finally:
         await bus.disconnect()
 

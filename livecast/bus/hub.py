@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from broadcaster._backends.base import BroadcastBackend
@@ -195,6 +195,15 @@ class Hub:
     async def publish(self, channels: Iterable[str], event: Event) -> None:
         payload = encode_event(event)
         for channel in channels:
+            await self._backend.publish(channel, payload)
+
+    async def publish_many(self, events: Sequence[tuple[Iterable[str], Event]]) -> None:
+        messages = [(channel, encode_event(event)) for channels, event in events for channel in channels]
+        many = getattr(self._backend, "publish_many", None)
+        if many is not None:
+            await many(messages)
+            return
+        for channel, payload in messages:
             await self._backend.publish(channel, payload)
 
     def subscribe(self, channel: str, *, delivery: Delivery = Delivery.LOSSLESS, prepare: Prepare | None = None) -> Subscriber:

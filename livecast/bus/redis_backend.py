@@ -112,6 +112,20 @@ class ResilientRedisBackend(BroadcastBackend):
             self.publish_failures += 1
             logger.warning("event not published to Redis (%s): %s", channel, type(e).__name__)
 
+    async def publish_many(self, messages: list[tuple[str, str]]) -> None:
+        """Publish (channel, message) pairs in order, in one pipeline (one round trip)."""
+        assert self._publisher is not None
+        if not messages:
+            return
+        try:
+            async with self._publisher.pipeline(transaction=False) as pipe:
+                for channel, message in messages:
+                    pipe.publish(channel, message)
+                await pipe.execute()
+        except (RedisError, OSError) as e:
+            self.publish_failures += len(messages)
+            logger.warning("%d event(s) not published to Redis (%s): %s", len(messages), messages[0][0], type(e).__name__)
+
     async def next_published(self) -> Event:
         return await self._messages.get()
 

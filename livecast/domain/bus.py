@@ -16,7 +16,7 @@ Implementations: :mod:`livecast.bus` (broadcaster backends ``memory://`` and ``r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import Enum
@@ -58,6 +58,10 @@ class EventBus(Protocol):
     async def publish(self, channels: Iterable[str], event: Event) -> None:
         """Publish once to each channel. Never raises for a broker outage (the event is then lost for other
         processes, and their subscribers get a ``Gap`` when the broker is back)."""
+
+    async def publish_many(self, events: Sequence[tuple[Iterable[str], Event]]) -> None:
+        """``publish`` each (channels, event) in order, in one round trip to the broker where it can
+        (a Redis pipeline). Never raises for a broker outage, like ``publish``."""
 
     def subscribe(
         self, channel: str, *, delivery: Delivery = Delivery.LOSSLESS, prepare: Prepare | None = None

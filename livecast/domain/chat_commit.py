@@ -113,13 +113,18 @@ class _Committer:
 
     @staticmethod
     async def _deliver(group: list[_Pending], stored: list[ChatMessage]) -> None:
+        """Publish the group's events in sequence order (one broker round trip per bus), then acknowledge."""
+        by_bus: dict[int, tuple[EventBus, list[tuple[list[str], ChatMessagePosted]]]] = {}
         for pending, message in zip(group, stored, strict=True):
             event = ChatMessagePosted(
                 stream_id=str(message.stream_id), message_id=str(message.id), sequence=message.sequence,
                 author_id=pending.author_id, content=message.content, at=message.created_at.isoformat(),
                 author_name=pending.author_name,
             )  # fmt: skip
-            await pending.bus.publish([stream_channel(event.stream_id, CHAT)], event)
+            by_bus.setdefault(id(pending.bus), (pending.bus, []))[1].append(([stream_channel(event.stream_id, CHAT)], event))
+        for bus, events in by_bus.values():
+            await bus.publish_many(events)
+        for pending, message in zip(group, stored, strict=True):
             if not pending.done.done():
                 pending.done.set_result(message)
 
