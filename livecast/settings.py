@@ -31,7 +31,8 @@ class ConfigurationError(RuntimeError):
 class Settings(BaseSettings):
     """All livecast configuration. Field ``x`` is read from ``LIVECAST_X``."""
 
-    model_config = SettingsConfigDict(env_prefix="LIVECAST_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LIVECAST_", env_file=".env", extra="ignore", hide_input_in_errors=True)
+    """Errors name the setting, never its value: values may be secrets (keys, passwords in URLs)."""
 
     env: Environment = Environment.DEVELOPMENT
     log_level: str = "INFO"

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from livecast.domain.auth import issue_token, principal_from_header, verify_token
 from livecast.domain.errors import Unauthenticated
@@ -44,6 +45,14 @@ def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     assert not (tmp_path / "secret_key").exists()
     with pytest.raises(ConfigurationError, match="at least 32"):
         Settings(secret_key="short", data_dir=tmp_path)
+
+
+def test_setting_errors_never_print_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVECAST_LIVEKIT_EGRESS_EXTRA_URLS", '["http://backup.example.com/live/sk-live-SECRET123"]')
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "livekit_egress_extra_urls" in str(refused.value) and "rtmp" in str(refused.value)
+    assert "SECRET123" not in str(refused.value), "a key in a URL must not reach the logs"
 
 
 def test_tokens() -> None:
