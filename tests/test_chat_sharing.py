@@ -10,9 +10,10 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import ParserCache
+from tortoise import connections
 from websockets.asyncio.client import connect
 
-from livecast.domain import chat_commit, chat_fanout
+from livecast.domain import chat_commit, chat_commit_sqlite, chat_fanout
 from livecast.domain import streams
 from livecast.domain.auth import Principal, ensure_user
 from livecast.domain.chat_models import ChatMessage, ChatRoom
@@ -238,6 +239,12 @@ async def test_concurrent_messages_share_transactions_and_stay_gap_free(deps: De
     assert received == list(range(1, 31)), "published in sequence order"
     room = await ChatRoom.get(stream_id=sid)
     assert (room.last_sequence, room.message_count) == (30, 30)
+    rows = await ChatMessage.filter(stream_id=sid).order_by("sequence")
+    assert [(str(r.id), r.sequence, r.content, str(r.author_id), r.created_at) for r in rows] == sorted(
+        ((str(m.id), m.sequence, m.content, str(m.author_id), m.created_at) for m in stored), key=lambda row: row[1]
+    ), "read back through the ORM exactly as stored"
+    sqlite = connections.get("default").capabilities.dialect == "sqlite"
+    assert chat_commit_sqlite.available() is sqlite, "on SQLite, group commits take one trip to its thread"
 
 
 async def test_a_message_that_cannot_be_stored_fails_alone(deps: Deps) -> None:

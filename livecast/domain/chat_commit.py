@@ -24,6 +24,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from livecast.domain import chat_commit_sqlite
 from livecast.domain.bus import EventBus
 from livecast.domain.chat_models import ChatMessage, ChatRoom
 from livecast.domain.events import CHAT, ChatMessagePosted, stream_channel
@@ -64,9 +65,13 @@ async def _advance(conn: BaseDBAsyncClient, stream_id: str, n: int) -> int:
 
 
 async def _store(stream_id: str, group: list[_Pending]) -> list[ChatMessage]:
+    now = datetime.now(UTC)
+    if chat_commit_sqlite.available():  # one trip to SQLite's thread instead of four
+        rows = [ChatMessage(stream_id=stream_id, author_id=p.author_id, content=p.content, created_at=now) for p in group]
+        await chat_commit_sqlite.store(stream_id, rows)
+        return rows
     async with in_transaction() as conn:
         last = await _advance(conn, stream_id, len(group))
-        now = datetime.now(UTC)
         rows = [
             ChatMessage(stream_id=stream_id, sequence=last - len(group) + 1 + i, author_id=p.author_id, content=p.content, created_at=now)
             for i, p in enumerate(group)
