@@ -213,10 +213,6 @@ async def _subscribe(i: int, cfg: dict, sub: Subscriber, hist: list[int], shared
         sockets.pop(i, None)
 
 
-def cfg_final(shared: dict) -> bool:
-    return shared["final"] > 0
-
-
 def subscriber_process(cfg: dict, indices: list[int], ready, final, stop, results) -> None:
     """One load process: subscribers ``indices``; reports counts and a latency histogram at the end."""
     raise_nofile()
@@ -262,10 +258,10 @@ def subscriber_process(cfg: dict, indices: list[int], ready, final, stop, result
             if all(t.done() for t in tasks) and shared["final"]:
                 break
         shared["final"] = final.value
-        close_done(time.monotonic() if not stop_at else stop_at)
+        stop_at = stop_at or time.monotonic()  # stopped before ``final`` was known: close them all now
         deadline = time.monotonic() + cfg["drain"] + 5
         while not all(t.done() for t in tasks) and time.monotonic() < deadline:
-            close_done(stop_at or time.monotonic())
+            close_done(stop_at)
             await asyncio.sleep(0.1)
         for t in tasks:
             t.cancel()

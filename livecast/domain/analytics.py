@@ -134,7 +134,8 @@ async def health_series(*, stream_id: str, interval: int) -> list[health.HealthP
 
 async def export_csv(*, actor: Principal | None, stream_id: str, interval: int = 60, now: datetime | None = None) -> str:
     """The analytics as CSV (``metric,at,value``; RFC 4180): one row per figure (``at`` empty), then the viewer,
-    chat (``chat_messages``, ``reactions``) and health series per bucket. Errors as :func:`stream_analytics`, plus ``ValidationFailed`` (interval)."""
+    chat (``chat_messages``, ``reactions``) and health series per bucket. Errors as :func:`stream_analytics`,
+    plus ``ValidationFailed`` (interval)."""
     check_interval(interval)
     figures = await stream_analytics(actor=actor, stream_id=stream_id, now=now)
     out = io.StringIO()

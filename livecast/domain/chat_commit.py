@@ -34,8 +34,7 @@ logger = logging.getLogger(__name__)
 MAX_GROUP = 200
 """Messages per transaction at most."""
 ADVANCE = {
-    "sqlite": "UPDATE chat_rooms SET last_sequence = last_sequence + ?, message_count = message_count + ? "
-    "WHERE stream_id = ? RETURNING last_sequence",
+    "sqlite": chat_commit_sqlite.ADVANCE,
     "postgres": "UPDATE chat_rooms SET last_sequence = last_sequence + $1, message_count = message_count + $2 "
     "WHERE stream_id = $3 RETURNING last_sequence",
 }

@@ -7,7 +7,7 @@ back to each one: a group took ~27 ms, one after the other, and that, not the di
 ~0.2 ms), capped a stream near 500 messages/s. Here the whole transaction is one function run in that
 thread, under the client's own lock, so it is ordered with every other query exactly as the ORM's
 transaction would be. It uses two private attributes of aiosqlite's connection (``_execute``, ``_conn``);
-:func:`available` says whether they are there, else the caller keeps to the ORM (tests check it is used).
+:func:`available` is false without ``_execute``, and the caller keeps to the ORM (tests check it is used).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import aiosqlite
 from tortoise import connections
 
 from livecast.domain.chat_models import ChatMessage
@@ -23,19 +24,18 @@ ADVANCE = (
     "UPDATE chat_rooms SET last_sequence = last_sequence + ?, message_count = message_count + ? "
     "WHERE stream_id = ? RETURNING last_sequence"
 )
+"""Reserve ``n`` sequences (SQLite; also :data:`livecast.domain.chat_commit.ADVANCE`'s)."""
 COLUMNS = ("id", "stream_id", "sequence", "author_id", "content", "created_at")
 INSERT = f"INSERT INTO chat_messages ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 SEQUENCE = COLUMNS.index("sequence")
 
 
-def available() -> bool:
-    """Whether the default connection is Tortoise's SQLite client on an aiosqlite connection we can use."""
-    client = connections.get("default")
-    if client.capabilities.dialect != "sqlite" or not hasattr(client, "acquire_connection"):
-        return False
-    import aiosqlite
+_USABLE = hasattr(aiosqlite.Connection, "_execute")
 
-    return hasattr(aiosqlite.Connection, "_execute")
+
+def available() -> bool:
+    """Whether the default connection is SQLite and this aiosqlite still runs a function in its thread."""
+    return _USABLE and connections.get("default").capabilities.dialect == "sqlite"
 
 
 def _commit(db: sqlite3.Connection, stream_id: str, rows: list[list[Any]]) -> int:

@@ -22,34 +22,24 @@ from tortoise import connections
 from livecast.domain.chat_models import ChatBan, ChatRoom
 from livecast.domain.models import Stream, StreamStatus
 
-_SQL = """SELECT s.status AS status, s.chat_enabled AS chat_enabled, s.owner_id AS owner_id,
-  EXISTS (SELECT 1 FROM stream_moderators m WHERE m.stream_id = s.id AND m.user_id = {u}) AS moderates,
-  b.id AS ban_id, b.until AS ban_until,
-  r.stream_id AS room, r.slow_mode_seconds AS slow_mode_seconds, r.mode AS mode, r.emote_only AS emote_only,
-  r.blocked_words AS blocked_words, u.id AS author_id, u.name AS author_name
-FROM streams s
-LEFT JOIN chat_bans b ON b.stream_id = s.id AND b.user_id = {u}
-LEFT JOIN chat_rooms r ON r.stream_id = s.id
-LEFT JOIN users u ON u.id = {u}
-WHERE s.id = {s}"""
-_MANY_SQL = """SELECT u.id AS user_key, s.status AS status, s.chat_enabled AS chat_enabled, s.owner_id AS owner_id,
+_SQL = """SELECT u.id AS user_key, s.status AS status, s.chat_enabled AS chat_enabled, s.owner_id AS owner_id,
   EXISTS (SELECT 1 FROM stream_moderators m WHERE m.stream_id = s.id AND m.user_id = u.id) AS moderates,
   b.id AS ban_id, b.until AS ban_until,
   r.stream_id AS room, r.slow_mode_seconds AS slow_mode_seconds, r.mode AS mode, r.emote_only AS emote_only,
   r.blocked_words AS blocked_words, u.id AS author_id, u.name AS author_name
 FROM streams s
-JOIN users u ON {users}
+{users}
 LEFT JOIN chat_bans b ON b.stream_id = s.id AND b.user_id = u.id
 LEFT JOIN chat_rooms r ON r.stream_id = s.id
 WHERE s.id = {s}"""
-_MANY = {
-    "sqlite": (lambda n: _MANY_SQL.format(users=f"u.id IN ({', '.join('?' * n)})", s="?"), lambda stream, users: [*users, stream]),
-    "postgres": (lambda n: _MANY_SQL.format(users="u.id = ANY($1::uuid[])", s="$2"), lambda stream, users: [users, stream]),
-}
-"""The same for several senders of one stream (one row per existing user)."""
+"""``{users}`` joins the sender (one row even if the user is gone) or several senders (a row per existing one)."""
 _QUERIES = {
-    "sqlite": (_SQL.format(u="?", s="?"), lambda stream, user: [user, user, user, stream]),
-    "postgres": (_SQL.format(u="$1", s="$2"), lambda stream, user: [user, stream]),
+    "sqlite": (_SQL.format(users="LEFT JOIN users u ON u.id = ?", s="?"), lambda stream, user: [user, stream]),
+    "postgres": (_SQL.format(users="LEFT JOIN users u ON u.id = $1", s="$2"), lambda stream, user: [user, stream]),
+}
+_MANY = {
+    "sqlite": (lambda n: _SQL.format(users=f"JOIN users u ON u.id IN ({', '.join('?' * n)})", s="?"), lambda stream, users: [*users, stream]),
+    "postgres": (lambda n: _SQL.format(users="JOIN users u ON u.id = ANY($1::uuid[])", s="$2"), lambda stream, users: [users, stream]),
 }
 
 

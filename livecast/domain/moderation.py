@@ -7,7 +7,7 @@ what, to whom, when) before ``ModerationAction`` is published on the stream's ``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,15 +38,24 @@ async def chat_room(stream_id: str) -> ChatRoom:
     return room
 
 
-async def is_moderator(stream: Stream, user_id: str) -> bool:
-    """Owner or moderator of ``stream`` (admins are checked from their token, see :func:`can_moderate`)."""
+Listed = Callable[[str, str], Awaitable[bool]]
+"""``listed(user_id, stream_id)``: whether the user is in the stream's moderator list."""
+
+
+async def _listed(user_id: str, stream_id: str) -> bool:
+    return await StreamModerator.exists(stream_id=stream_id, user_id=user_id)
+
+
+async def is_moderator(stream: Stream, user_id: str, *, listed: Listed = _listed) -> bool:
+    """Owner or moderator of ``stream`` (admins are checked from their token, see :func:`can_moderate`).
+    ``listed`` looks the list up (default: one query; a request's DataLoader for a list of streams)."""
     if str(stream.owner_id) == user_id:
         return True
-    return await StreamModerator.exists(stream_id=stream.id, user_id=user_id)
+    return await listed(user_id, str(stream.id))
 
 
-async def can_moderate(actor: Principal | None, stream: Stream) -> bool:
-    return actor is not None and (actor.is_admin or await is_moderator(stream, actor.user_id))
+async def can_moderate(actor: Principal | None, stream: Stream, *, listed: Listed = _listed) -> bool:
+    return actor is not None and (actor.is_admin or await is_moderator(stream, actor.user_id, listed=listed))
 
 
 async def moderated_stream(actor: Principal | None, stream_id: str) -> tuple[Principal, Stream]:

@@ -14,9 +14,9 @@ import math
 import time
 
 from limits import RateLimitItem, parse
-from redis.asyncio import ConnectionPool
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import ConnectionPool
 
 from livecast.domain.errors import RateLimited
 

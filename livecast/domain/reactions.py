@@ -5,8 +5,6 @@ Positions are percentages of the player's width and height (0-100), so overlays 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from tortoise.expressions import F
 from tortoise.functions import Count

@@ -44,7 +44,8 @@ MUX_STATUS: dict[str, StreamStatus] = {
     "video.live_stream.disconnected": S.RECONNECTING,
     "video.live_stream.idle": S.ENDED,
 }
-MUX_FINAL = frozenset({"video.live_stream.idle"})
+MUX_FINAL = frozenset(kind for kind, status in MUX_STATUS.items() if status in lifecycle.FINISHED)
+"""Events whose move ends the stream for good (``idle``)."""
 MUX_ASSET_READY = frozenset({"video.asset.ready", "video.asset.live_stream_completed"})
 MUX_SIMULCAST = "video.live_stream.simulcast_target."
 PAIRED = "paired stream of a LiveKit broadcast: its status follows the LiveKit room"

@@ -107,9 +107,9 @@ async def moderators(ctx: RequestContext, stream_id: str) -> list[User]:
 
 async def stream_chat_settings(ctx: RequestContext, stream: Stream) -> moderation.ChatSettingsView:
     """:func:`chat_settings` for a stream already loaded (a list of streams: one query per loader, not per stream)."""
+    async def listed(user_id: str, stream_id: str) -> bool:
+        return await ctx.loaders.moderator_pairs.load((user_id, stream_id))
+
     room = await ctx.loaders.chat_rooms.load(str(stream.id))
-    p = ctx.principal
-    moderator = p is not None and (
-        p.is_admin or str(stream.owner_id) == p.user_id or await ctx.loaders.moderator_pairs.load((p.user_id, str(stream.id)))
-    )
+    moderator = await moderation.can_moderate(ctx.principal, stream, listed=listed)
     return moderation.settings_view(stream, room, moderator=moderator)

@@ -89,8 +89,8 @@ def _user(u: object) -> User:
 
 
 def _entry(actor_id: str, action: str, target_user_id: str | None, detail: str, at: datetime) -> ModerationEntry:
-    target = strawberry.ID(str(target_user_id)) if target_user_id else None
-    return ModerationEntry(action=action, actor_id=strawberry.ID(str(actor_id)), target_user_id=target, detail=detail, at=at)
+    target = strawberry.ID(target_user_id) if target_user_id else None
+    return ModerationEntry(action=action, actor_id=strawberry.ID(actor_id), target_user_id=target, detail=detail, at=at)
 
 
 @strawberry.type
