@@ -8,17 +8,14 @@ from collections.abc import AsyncGenerator
 import strawberry
 from graphql import GraphQLError
 
-from livecast.schema.execution import LivecastExecutor, LivecastMaskErrors
+from livecast.schema.error_policy import CodedErrors
+from livecast.schema.execution import LivecastExecutor
 
 
 @strawberry.type
 class Item:
     n: int
     label: str
-
-
-def _mask(error: GraphQLError) -> bool:
-    return not (error.extensions or {}).get("code")
 
 
 @strawberry.type
@@ -52,20 +49,22 @@ class Subscription:
 def schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query, subscription=Subscription, execution_context_class=LivecastExecutor,
-        extensions=[lambda: LivecastMaskErrors(should_mask_error=_mask)],
+        extensions=[CodedErrors],
     )  # fmt: skip
 
 
 async def test_unexpected_errors_are_masked_and_coded_ones_kept() -> None:
     result = await schema().execute("{ ok broken refused }")
-    messages = sorted(e.message for e in result.errors or [])
-    assert messages == ["Unexpected error.", "not yours"]
+    errors = sorted(((e.extensions or {}).get("code"), e.message) for e in result.errors or [])
+    assert errors == [("FORBIDDEN", "not yours"), ("INTERNAL_SERVER_ERROR", "Unexpected error.")]
     assert result.data == {"ok": 1, "broken": None, "refused": None}
 
     stream = await schema().subscribe("subscription { failing { n } }")
     results = [r async for r in stream]  # type: ignore[union-attr]
     assert results[0].data == {"failing": {"n": 0}} and not results[0].errors
-    assert [e.message for e in results[-1].errors or []] == ["Unexpected error."]
+    assert [(e.message, e.extensions) for e in results[-1].errors or []] == [
+        ("Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"})
+    ]
 
 
 async def test_a_long_subscription_does_not_grow_with_its_events() -> None:

@@ -13,6 +13,7 @@ from graphql import GraphQLError
 
 from livecast.domain import errors as domain
 from livecast.schema.enums import StreamStatus
+from livecast.schema.error_policy import domain_extensions
 
 ErrorCode = strawberry.enum(domain.ErrorCode, name="ErrorCode", description="Stable machine-readable error codes.")
 
@@ -66,7 +67,7 @@ class SlowModeError(Error):
     retry_after: float = strawberry.field(description="Seconds to wait before the next message.")
 
 
-@strawberry.type(description="Too many messages or reactions in a short time.")
+@strawberry.type(description="Too many actions in a period (chat messages, reactions, new streams).")
 class RateLimitedError(Error):
     retry_after: float = strawberry.field(description="Seconds to wait before trying again.")
 
@@ -95,9 +96,4 @@ def to_error_type(e: domain.DomainError) -> Error:
 
 def to_graphql_error(e: domain.DomainError) -> GraphQLError:
     """For queries and subscriptions: a GraphQL error with ``extensions.code`` (and ``field`` if any)."""
-    extensions: dict[str, object] = {"code": e.code.value}
-    if isinstance(e, domain.ValidationFailed) and e.field:
-        extensions["field"] = e.field
-    if isinstance(e, domain.SlowMode | domain.RateLimited):
-        extensions["retryAfter"] = e.retry_after
-    return GraphQLError(e.message, extensions=extensions, original_error=e)
+    return GraphQLError(e.message, extensions=domain_extensions(e), original_error=e)

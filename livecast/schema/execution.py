@@ -6,7 +6,8 @@ show with thousands of subscribers of one stream.
   lists built anew for every event: each event added an entry that lived as long as the subscription (about
   18 objects, ~1.5 KB, per subscriber per event). Each event now gets a memo of its own.
 * ``MaskErrors`` checks every result against a runtime ``Protocol`` (an ``isinstance`` of several µs in
-  Python 3.11), once per event per subscriber. Results without errors now skip it.
+  Python 3.11), once per event per subscriber. Results without errors skip it
+  (:class:`~livecast.schema.error_policy.CodedErrors`).
 * A subscription payload sent to many subscribers (one chat batch to every subscriber of a stream) is
   marked with :func:`share`: its result is computed once per distinct operation and variables, and its JSON
   text once, then the same text goes to every websocket of that selection (:class:`SharedResultWebSocket`),
@@ -29,7 +30,6 @@ from typing import Any, TypeVar
 from graphql import ExecutionResult
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.extensions import MaskErrors
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
@@ -77,6 +77,14 @@ class _Replay:
 class LivecastExecutor(StrawberryGraphQLCoreExecutionContext):
     _share_key: tuple[Any, ...] | None = None
     _record: tuple[dict[Any, Any], tuple[Any, ...]] | None = None
+    suggestions_hidden = False
+    """Class default: no "Did you mean ...?" in variable coercion errors (see :func:`executor_class`)."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls.suggestions_hidden:
+            kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)
 
     def build_per_event_executor(self, payload: Any) -> Any:
         results = getattr(payload, SHARED_RESULTS, None)
@@ -115,10 +123,11 @@ class LivecastExecutor(StrawberryGraphQLCoreExecutionContext):
         return result
 
 
-class LivecastMaskErrors(MaskErrors):
-    def _process_result(self, result: object) -> None:
-        if getattr(result, "errors", None):
-            super()._process_result(result)
+def executor_class(*, suggestions: bool) -> type[LivecastExecutor]:
+    """:class:`LivecastExecutor`, or a subclass that hides suggestions (schema names) in coercion errors."""
+    if suggestions:
+        return LivecastExecutor
+    return type("LivecastExecutorNoSuggestions", (LivecastExecutor,), {"suggestions_hidden": True})
 
 
 class SharedResultWebSocket(ASGIWebSocketAdapter):
