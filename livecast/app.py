@@ -5,6 +5,7 @@ Resources (database, event bus, RTMP ingest, embedded workers) are opened in the
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,19 +20,21 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from livecast.domain import analytics
-from livecast.domain.auth import principal_from_header
-from livecast.domain.errors import DomainError, ErrorCode, Forbidden, NotFound, Unauthenticated
+from livecast.domain.auth import Authenticator
+from livecast.domain.client_limits import LimitUnavailable
+from livecast.domain.errors import DomainError, ErrorCode, Forbidden, InvalidState, NotFound, RateLimited
 from livecast.domain.playback import PlaybackGate
-from livecast.domain.viewer_store import StoreUnavailable
+from livecast.domain.playback_sessions import InvalidSession, SessionExpired
+from livecast.domain.viewer_store import StoreFull, StoreUnavailable
 from livecast.domain.viewers import BEACON_PATH, MAX_BEACON_BYTES, Beacon
+from livecast.http.graphql_view import GraphQLView
 from livecast.resolvers.context import RequestContext
 from livecast.runtime import Runtime, running
-from livecast.schema.execution import GraphQLWSHandler, SharedResultWebSocket, TransportWSHandler
+from livecast.schema.limits import QueryLimits
 from livecast.schema.root import build_schema
 from livecast.settings import Settings
 from livecast.webhook_routes import webhook_endpoint
@@ -58,6 +61,8 @@ BEACON_CORS = {
     "Access-Control-Max-Age": "600",
 }
 RETRY = {"Retry-After": "5"}
+FULL_RETRY = {"Retry-After": "30"}
+"""A full viewer store frees room as sessions end or go silent (seconds to wait)."""
 HTTP_STATUS = {ErrorCode.UNAUTHENTICATED: 401, ErrorCode.FORBIDDEN: 403, ErrorCode.NOT_FOUND: 404}
 """HTTP status of a domain error on the plain HTTP routes (anything else: 422)."""
 
@@ -66,16 +71,15 @@ class BodyTooLarge(Exception):
     """A request body passed its size limit (HTTP 413)."""
 
 
-class LivecastGraphQL(GraphQL):
-    """Strawberry's ASGI view with livecast's typed context (caller from ``Authorization: Bearer``)."""
-
-    websocket_adapter_class = SharedResultWebSocket  # type: ignore[assignment] - one JSON text per shared result
-    graphql_transport_ws_handler_class = TransportWSHandler  # frames of shared results sent directly (execution.py)
-    graphql_ws_handler_class = GraphQLWSHandler
+class LivecastGraphQL(GraphQLView):
+    """The ``/graphql`` view (bounded: :mod:`livecast.http.graphql_view`) with livecast's typed context
+    (caller from ``Authorization: Bearer``)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            build_schema(max_depth=settings.graphql_max_depth, cache_size=settings.graphql_cache_size),
+            build_schema(query_limits(settings)),
+            max_body_bytes=settings.graphql_max_body_bytes,
+            graphql_ide="graphiql" if settings.development_default(settings.graphiql) else None,
             keep_alive=True,
             keep_alive_interval=settings.ws_keepalive_seconds,
             connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
@@ -83,16 +87,15 @@ class LivecastGraphQL(GraphQL):
             allowed_origins=settings.cors_origins,
         )
         self.settings = settings
+        self.authenticator = Authenticator(
+            key=lambda: settings.signing_key, cache_seconds=settings.auth_cache_seconds
+        )  # per process: users' rows are re-read at most every LIVECAST_AUTH_CACHE_SECONDS
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:  # type: ignore[override]
         runtime: Runtime = request.app.state.runtime
         context = RequestContext(deps=runtime.deps)
-        try:
-            context.principal = principal_from_header(
-                request.headers.get("authorization"), key=self.settings.signing_key
-            )
-        except Unauthenticated as e:
-            context.auth_error = e
+        authorization = request.headers.get("authorization")
+        await context.sign_in(self.authenticator, authorization, long_lived=isinstance(request, WebSocket))
         return context
 
     async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:  # type: ignore[override]
@@ -101,12 +104,26 @@ class LivecastGraphQL(GraphQL):
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         value = params.get("authorization") or params.get("Authorization")
         if value:
-            try:
-                context.principal = principal_from_header(str(value), key=self.settings.signing_key)
-                context.auth_error = None
-            except Unauthenticated as e:
-                raise ConnectionRejectionError({"code": e.code.value, "message": e.message}) from e
+            await context.sign_in(self.authenticator, str(value), long_lived=True)
+            if context.auth_error is not None:
+                code = ErrorCode.UNAUTHENTICATED.value
+                raise ConnectionRejectionError({"code": code, "message": context.auth_error})
         return UNSET
+
+
+def query_limits(settings: Settings) -> QueryLimits:
+    """The per-document GraphQL limits of ``settings`` (introspection and suggestions off in production)."""
+    return QueryLimits(
+        max_tokens=settings.graphql_max_tokens,
+        max_aliases=settings.graphql_max_aliases,
+        max_depth=settings.graphql_max_depth,
+        max_cost=settings.graphql_max_cost,
+        list_size=settings.graphql_list_size,
+        validation_seconds=settings.graphql_validation_seconds,
+        cache_chars=settings.graphql_cache_chars,
+        introspection=settings.development_default(settings.graphql_introspection),
+        suggestions=settings.development_default(settings.graphql_suggestions),
+    )
 
 
 def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool = True) -> Starlette:
@@ -134,7 +151,9 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
             access = await gate.check(playback_id, request.query_params.get("token"))
         except Forbidden as e:
             return Response(e.message, status_code=403, headers=CORS)
-        path = media_root / playback_id / filename
+        path = _inside(media_root, media_root / playback_id / filename)
+        if path is None:
+            return Response("not found", status_code=404, headers=CORS)
         kind = match.group(1)
         if kind == "m3u8":  # read whole: ffmpeg replaces playlists by rename, never serve a torn one
             try:
@@ -149,10 +168,22 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
         return FileResponse(path, media_type=CONTENT_TYPES[kind], headers=headers)
 
     async def beacon(request: Request) -> Response:
-        """A player's playback beacon (JSON; ``text/plain`` too, as ``navigator.sendBeacon`` sends it): 204;
-        400 not JSON, 413 over 4 KiB, 422 invalid, 404 unknown stream, 503 store down. Nothing is stored unless 204."""
+        """A player's playback beacon (JSON; ``text/plain`` too, as ``navigator.sendBeacon`` sends it), checked in
+        ``Viewers.record``'s order: 204 accepted, or 200 ``{"sessionToken", "expiresAt"}`` accepted with a renewed
+        session token; 429 over the client address's limit (``Retry-After``), 400 not JSON, 413 over 4 KiB,
+        422 invalid (e.g. no ``sessionToken``), 403 ``SESSION_INVALID`` forged/altered/other stream or session,
+        401 ``SESSION_EXPIRED``, 404 unknown stream, 409 ``INVALID_STATE`` not live, 503 ``TOO_MANY_SESSIONS``
+        or ``UNAVAILABLE`` (``Retry-After``). Bodies ``{"code", "message"}``. Nothing is stored unless 2xx."""
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=BEACON_CORS)
+        viewers = request.app.state.runtime.deps.viewers
+        try:
+            await viewers.admit(request.client.host if request.client else None)
+        except RateLimited as e:
+            wait = {"Retry-After": str(max(1, math.ceil(e.retry_after)))}
+            return _problem(429, e.code.value, e.message, BEACON_CORS | wait, retryAfter=e.retry_after)
+        except LimitUnavailable:
+            return _problem(503, "UNAVAILABLE", "viewer counting is unavailable; retry later", BEACON_CORS | RETRY)
         try:
             body = await _read_body(request, MAX_BEACON_BYTES)
         except BodyTooLarge:
@@ -165,11 +196,22 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
                 return _problem(400, "BAD_REQUEST", "the body is not JSON", BEACON_CORS)
             return _problem(422, ErrorCode.VALIDATION.value, "invalid beacon", BEACON_CORS, errors=errors)
         try:
-            await request.app.state.runtime.deps.viewers.record(parsed)
+            recorded = await viewers.record(parsed)
+        except SessionExpired as e:
+            return _problem(401, "SESSION_EXPIRED", e.message, BEACON_CORS)
+        except InvalidSession as e:
+            return _problem(403, "SESSION_INVALID", e.message, BEACON_CORS)
         except NotFound as e:
             return _problem(404, e.code.value, e.message, BEACON_CORS)
+        except InvalidState as e:
+            return _problem(409, e.code.value, e.message, BEACON_CORS, currentStatus=e.current_status)
+        except StoreFull as e:
+            return _problem(503, "TOO_MANY_SESSIONS", str(e), BEACON_CORS | FULL_RETRY)
         except StoreUnavailable:
             return _problem(503, "UNAVAILABLE", "viewer counting is unavailable; retry later", BEACON_CORS | RETRY)
+        if recorded.renewed is not None:
+            renewed = {"sessionToken": recorded.renewed.token, "expiresAt": recorded.renewed.expires_at.isoformat()}
+            return JSONResponse(renewed, headers=BEACON_CORS)
         return Response(status_code=204, headers=BEACON_CORS)
 
     async def analytics_csv(request: Request) -> Response:
@@ -180,7 +222,7 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
         except ValueError:
             return _problem(422, ErrorCode.VALIDATION.value, "interval must be a whole number of seconds")
         try:
-            actor = principal_from_header(request.headers.get("authorization"), key=settings.signing_key)
+            actor = await graphql.authenticator.from_header(request.headers.get("authorization"))
             body = await analytics.export_csv(actor=actor, stream_id=stream_id, interval=interval)
         except DomainError as e:
             status = HTTP_STATUS.get(e.code, 422)
@@ -233,6 +275,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _problem(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object) -> Response:
     return JSONResponse({"code": code, "message": message, **extra}, status_code=status, headers=headers)
+
+
+def _inside(root: Path, path: Path) -> Path | None:
+    """``path`` with symlinks resolved, or ``None`` when that leaves ``root`` (itself resolved): ``/hls/`` never
+    serves a file outside the media directory, whatever links are in it."""
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return None
+    return resolved if resolved.is_relative_to(root) else None
 
 
 def _is_file(path: Path) -> bool:

@@ -1,18 +1,24 @@
-"""The ``livecast`` command line (Typer): serve, ingest, worker, migrate, token create, makemigrations, export-schema."""
+"""The ``livecast`` command line (Typer): serve, ingest, worker, migrate, token create/revoke, makemigrations,
+export-schema."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 from livecast.settings import Settings, load_settings
 
+T = TypeVar("T")
+
 app = typer.Typer(help="livecast: live-streaming control plane.", no_args_is_help=True, add_completion=False)
+SQL_LOGGERS = ("tortoise.db_client", "aiosqlite", "asyncpg")
+"""Database drivers' loggers: kept at INFO or above (``aiosqlite`` logs each call with its SQL and values)."""
 token_app = typer.Typer(help="Access tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
@@ -20,7 +26,8 @@ app.add_typer(token_app, name="token")
 def _settings() -> Settings:
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tortoise.db_client").setLevel(logging.INFO)  # its DEBUG lines carry SQL values (keys)
+    for name in SQL_LOGGERS:  # their DEBUG lines carry SQL parameters (stream keys), at any log level
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
     if settings.log_level.upper() == "INFO":  # taskiq logs every job run at INFO; livecast's journal keeps them
         logging.getLogger("taskiq.receiver").setLevel(logging.WARNING)
     return settings
@@ -35,6 +42,7 @@ def serve(
 
     from livecast.app import create_app
     from livecast.domain import db
+    from livecast.http.server import uvicorn_config
 
     settings = _settings()
     if migrate_first:
@@ -44,13 +52,7 @@ def serve(
     if settings.embedded_ingest:
         typer.echo(f"livecast: RTMP ingest at {settings.rtmp_base_url} (OBS Server; Stream Key from the stream)")
     gc.set_threshold(settings.gc_threshold0, 20, 10)  # fewer full collections (see Settings.gc_threshold0)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.http_port,
-        log_level=settings.log_level.lower(),
-        ws_per_message_deflate=settings.ws_per_message_deflate,
-    )
+    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
 
 
 @app.command()
@@ -117,25 +119,49 @@ def export_schema(path: Annotated[Path, typer.Argument()] = Path("schema.graphql
 def token_create(
     user: Annotated[str, typer.Option("--user", help="User name; created if missing.")],
     role: Annotated[list[str] | None, typer.Option("--role", help="Role to grant, e.g. admin.")] = None,
+    ttl: Annotated[
+        int | None, typer.Option("--ttl", min=1, help="Lifetime in seconds (default LIVECAST_TOKEN_TTL_SECONDS, 24 h).")
+    ] = None,
 ) -> None:
     """Print an access token for USER (send it as 'Authorization: Bearer <token>')."""
-    from livecast.domain import auth, db
-    from livecast.domain.errors import DomainError
+    from livecast.domain import auth
 
     settings = _settings()
+    lifetime = ttl or settings.token_ttl_seconds
+    typer.echo(
+        _with_db(
+            settings,
+            lambda: auth.create_token(name=user, roles=role or [], key=settings.signing_key, ttl_seconds=lifetime),
+        )
+    )
 
-    async def create() -> str:
+
+@token_app.command("revoke")
+def token_revoke(user: Annotated[str, typer.Option("--user", help="User name.")]) -> None:
+    """Revoke every token issued to USER so far (new ones work). Takes effect within
+    LIVECAST_AUTH_CACHE_SECONDS (default 5 s) on every API process."""
+    from livecast.domain import auth
+
+    settings = _settings()
+    version = _with_db(settings, lambda: auth.revoke_tokens(name=user))
+    typer.echo(f"revoked all tokens of {user.strip()} (token version is now {version})")
+
+
+def _with_db(settings: Settings, call: Callable[[], Awaitable[T]]) -> T:
+    """Run ``call`` on the migrated, open database; a ``DomainError`` exits with code 2 and its message."""
+    from livecast.domain import db
+    from livecast.domain.errors import DomainError
+
+    async def run() -> T:
         await db.migrate(settings.database_url)
         await db.open_db(settings.database_url)
         try:
-            return await auth.create_token(
-                name=user, roles=role or [], key=settings.signing_key, ttl_seconds=settings.token_ttl_seconds
-            )
+            return await call()
         finally:
             await db.close_db()
 
     try:
-        typer.echo(asyncio.run(create()))
+        return asyncio.run(run())
     except DomainError as e:
         typer.echo(f"error: {e.message}", err=True)
         raise typer.Exit(2) from e

@@ -60,7 +60,12 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = None
     """HS256 key for access tokens. Generated once into ``<data_dir>/secret_key`` in development."""
-    token_ttl_seconds: int = Field(7 * 24 * 3600, gt=0)
+    token_ttl_seconds: int = Field(24 * 3600, gt=0)
+    """Lifetime of an access token from ``livecast token create``, seconds (default 24 h; ``--ttl`` overrides it)."""
+    auth_cache_seconds: float = Field(5.0, ge=0, le=60)
+    """Seconds a process reuses what it read of a token's user (existence, roles, ``token_version``) before
+    reading the ``users`` row again: a role removed, a user deleted or ``livecast token revoke`` takes effect
+    within this long on every API process (each has its own cache). 0 reads the row for every request."""
 
     embedded_ingest: bool = True
     """Run the RTMP ingest inside ``livecast serve`` (embedded mode)."""
@@ -72,6 +77,10 @@ class Settings(BaseSettings):
     """Seconds an RTMP client has to complete the handshake and publish before it is dropped."""
     ingest_idle_timeout: float = Field(15.0, gt=0)
     """Seconds without any bytes from a publishing encoder before the connection is dropped."""
+    ingest_max_pending_per_address: int = Field(8, ge=1)
+    """RTMP connections one client address (IPv6: one /64) may have open before publishing; more are closed at once."""
+    ingest_max_pending: int = Field(256, ge=1)
+    """RTMP connections not publishing yet, from all clients together; more are closed at once."""
     lifecycle_check_seconds: float = Field(5.0, gt=0)
     """Seconds between two runs of the job that ends streams past their max continuous duration."""
 
@@ -111,9 +120,20 @@ class Settings(BaseSettings):
     """Where per-user rate limits are counted: ``memory://`` (one process) or ``redis://...``. Default: the
     bus's Redis when ``LIVECAST_BUS_URL`` is ``redis://`` (so every API process shares the count), else memory."""
     chat_rate_limit: str = "20/30 seconds"
-    """Chat messages one user may send per window (``limits`` notation: ``N/<period>``; moderators exempt)."""
+    """Chat messages one user may send per window (``limits`` notation: ``N/<period>``, a moving window)."""
     reaction_rate_limit: str = "30/10 seconds"
     """Reactions one user may send per window."""
+    chat_rate_limit_privileged: str = "100/30 seconds"
+    """Chat messages per window for a stream's owner, its moderators and admins (counted apart from their
+    ``chat_rate_limit`` as viewers elsewhere); nobody is exempt."""
+    reaction_rate_limit_privileged: str = "60/10 seconds"
+    """Reactions per window for a stream's owner, its moderators and admins."""
+    stream_create_rate_limit: str = "50/day"
+    """Streams one user may create per window, admins included (so that ENDED streams cannot pile up without
+    bound either); refused with ``RATE_LIMITED`` and ``retryAfter`` (seconds)."""
+    max_open_streams_per_owner: int = Field(20, ge=1)
+    """Streams one owner may have that are not over (SCHEDULED, PREPARING, LIVE, RECONNECTING); one more is
+    refused with ``VALIDATION``. Admins are exempt from this count (not from ``stream_create_rate_limit``)."""
     reaction_emojis: list[str] = ["👍", "❤️", "😂", "🔥", "🎉", "👏", "😮", "😢"]
     """The emoji viewers may react with (a skin-toned or ZWJ emoji counts as one), as a JSON list."""
 
@@ -128,6 +148,16 @@ class Settings(BaseSettings):
     rounded to whole counts). One upsert per 2,000 sessions, never one write per beacon."""
     viewer_window_seconds: float = Field(15.0, gt=0, le=300)
     """Seconds a ``playing`` (or short ``buffering``) beacon keeps its viewer counted; players beacon every ~5 s."""
+    playback_session_ttl_seconds: int = Field(600, ge=60, le=86_400)
+    """Seconds a playback session token (``Stream.playback.session``) is valid. An accepted beacon whose token is
+    past half of it gets a fresh token for the same session in its reply; a session silent this long is over."""
+    beacon_rate_limit: str = "600/minute"
+    """Beacon requests one client address may send per window (``limits`` notation; IPv6 per /64). A player
+    beacons every ~5 s (12/minute): the default lets ~50 players share one address (NAT)."""
+    viewer_sessions_per_stream: int = Field(50_000, ge=1)
+    """Playback sessions one stream may hold in the viewer store; past it new sessions get HTTP 503."""
+    viewer_sessions_max: int = Field(200_000, ge=1)
+    """Playback sessions the in-memory viewer store (``memory://``) may hold for all streams (HTTP 503 past it)."""
 
     ws_init_timeout_seconds: float = Field(10.0, gt=0, le=60)
     """Seconds a websocket client has to send ``connection_init`` before it is closed (code 4408)."""
@@ -205,9 +235,44 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = Field(300, ge=1)
     """Maximum age of a webhook's signed timestamp (Mux ``t=``; replay protection)."""
 
+    graphql_max_tokens: int = Field(5000, ge=100)
+    """Lexical tokens one GraphQL document may have (the parser stops there; ``QUERY_TOO_COMPLEX``)."""
+    graphql_max_aliases: int = Field(100, ge=0)
+    """Aliased fields one document may write (``QUERY_TOO_COMPLEX``)."""
     graphql_max_depth: int = Field(12, ge=2)
-    graphql_cache_size: int = Field(1024, ge=1)
-    """``maxsize`` of Strawberry's parser and validation caches."""
+    """Nested selection sets an operation may have, fragments expanded (``QUERY_TOO_COMPLEX``)."""
+    graphql_max_cost: int = Field(10_000, ge=10)
+    """Fields an operation may resolve, estimated before it runs: each field 1, a list's selection times its
+    ``first`` (or ``LIVECAST_GRAPHQL_LIST_SIZE``) (``QUERY_TOO_COMPLEX``; see livecast/schema/limits.py)."""
+    graphql_list_size: int = Field(10, ge=1)
+    """Items assumed for a list field without ``first`` when estimating cost."""
+    graphql_validation_seconds: float = Field(1.0, gt=0, le=30)
+    """Seconds the spec's validation of one document may take before it is refused (``QUERY_TOO_COMPLEX``)."""
+    graphql_cache_chars: int = Field(128 * 1024, ge=0)
+    """Characters of query text whose parsed documents and validation verdicts are cached, in all."""
+    graphql_max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    """Largest ``/graphql`` request body (bytes); larger gets HTTP 413 (``PAYLOAD_TOO_LARGE``)."""
+    graphql_introspection: bool | None = None
+    """``__schema``/``__type`` queries allowed. Default: on, off when ``LIVECAST_ENV=production``."""
+    graphql_suggestions: bool | None = None
+    """"Did you mean ...?" hints (schema names) in errors. Default: on, off when ``LIVECAST_ENV=production``."""
+    graphiql: bool | None = None
+    """Serve GraphiQL at ``GET /graphql`` in a browser. Default: on, off when ``LIVECAST_ENV=production``."""
+
+    http_header_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    """Seconds a client has to send a request's headers (from connecting, or from its first byte on a kept-alive
+    connection); then the connection is closed (slow-loris)."""
+    http_body_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    """Seconds a client has to send a request body once its headers are in."""
+    http_max_header_bytes: int = Field(64 * 1024, ge=4096)
+    """Largest request line + headers (bytes); larger gets HTTP 431 and the connection is closed."""
+    http_max_connections: int = Field(20_000, ge=10)
+    """Open HTTP and websocket connections (and running requests) before new requests get HTTP 503."""
+    forwarded_allow_ips: str = ""
+    """Comma-separated proxy addresses (or ``*``) whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are trusted
+    for the client address (per-address limits, logs). Empty: trust no one (livecast faces clients directly)."""
+    ws_max_message_bytes: int = Field(256 * 1024, ge=4096)
+    """Largest websocket message a client may send (bytes); larger closes the connection (code 1009)."""
 
     @field_validator("livekit_egress_extra_urls")
     @classmethod
@@ -221,6 +286,20 @@ class Settings(BaseSettings):
                 raise ValueError("an egress URL must be rtmp:// or rtmps://")
         return urls
 
+    @field_validator(
+        "chat_rate_limit", "reaction_rate_limit", "chat_rate_limit_privileged", "reaction_rate_limit_privileged",
+        "stream_create_rate_limit",
+    )  # fmt: skip
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as e:
+            raise ValueError('a rate limit reads "N/<period>", e.g. "20/30 seconds" or "50/day"') from e
+        return value
+
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:
         if self.env is Environment.PRODUCTION and self.secret_key is None:
@@ -230,6 +309,14 @@ class Settings(BaseSettings):
                 f"LIVECAST_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters (HS256 wants >= 256 bits)"
             )
         return self
+
+    @property
+    def production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    def development_default(self, value: bool | None) -> bool:
+        """An on/off setting left unset: on in development, off in production."""
+        return (not self.production) if value is None else value
 
     @property
     def rate_limit_storage(self) -> str:

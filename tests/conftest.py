@@ -16,6 +16,7 @@ import uvicorn
 from tortoise import connections
 
 from livecast.app import create_app
+from livecast.http.server import uvicorn_config
 from livecast.domain import db
 from livecast.domain.auth import ensure_user, issue_token
 from livecast.domain.deps import Deps
@@ -163,7 +164,7 @@ async def run_server(settings: Settings, *, workers: bool = True) -> AsyncIterat
     """Serve ``settings`` with uvicorn inside this event loop (tables emptied first); stop on exit.
     ``workers=False``: no embedded background jobs (the test runs them itself)."""
     app = create_app(settings, workers=workers)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.http_port, log_level="warning", lifespan="on")
+    config = uvicorn_config(app, settings, host="127.0.0.1", log_level="warning", lifespan="on")
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())
     for _ in range(200):

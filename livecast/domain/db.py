@@ -7,6 +7,7 @@ the database URL; ``livecast makemigrations NAME`` regenerates both from the mod
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,24 @@ def migrations_dir(database_url: str) -> Path:
     return MIGRATIONS_ROOT / dialect(database_url)
 
 
+def _private_sqlite_file(database_url: str) -> None:
+    """Create the SQLite database file readable by its owner only (0600), or make an existing one so: it holds
+    stream keys and users. ``:memory:`` databases have no file."""
+    if dialect(database_url) != "sqlite":
+        return
+    path = database_url.split("://", 1)[1].split("?", 1)[0]
+    if not path or path.startswith(":memory:"):
+        return
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(file, os.O_CREAT | os.O_WRONLY, 0o600))
+    if file.stat().st_mode & 0o077:
+        file.chmod(0o600)
+
+
 async def open_db(database_url: str) -> None:
     """Connect Tortoise for this process (visible from every task, e.g. uvicorn's request tasks)."""
+    _private_sqlite_file(database_url)
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
@@ -61,6 +78,7 @@ async def migrate(database_url: str) -> list[str]:
     """Apply pending migrations for the URL's dialect; returns the applied version files."""
     from aerich import Command
 
+    _private_sqlite_file(database_url)
     with TortoiseContext():  # isolated: aerich opens and closes its own connections
         location = str(migrations_dir(database_url))
         async with Command(tortoise_config(database_url), app=APP, location=location) as cmd:

@@ -26,6 +26,21 @@ class ErrorCode(str, Enum):
     """Slow mode: wait ``retryAfter`` seconds before the next message."""
     RATE_LIMITED = "RATE_LIMITED"
     """Too many actions: wait ``retryAfter`` seconds."""
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    """The request's document is not GraphQL syntax."""
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    """The document does not fit the schema (unknown field, wrong argument type, introspection turned off, ...)."""
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    """A variable's value does not fit its declared type."""
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    """The document is over a limit (tokens, aliases, depth, cost, validation time); ``extensions`` say which."""
+    BAD_REQUEST = "BAD_REQUEST"
+    """The request itself is malformed: not a JSON object, several operations without ``operationName``, a
+    subscription over plain HTTP (use a websocket), ..."""
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    """The request body is over its size limit (HTTP 413)."""
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    """An unexpected server error (a defect); its details are logged, not shown."""
 
 
 class DomainError(Exception):

@@ -20,6 +20,8 @@ from livekit.api import TokenVerifier, WebhookReceiver
 from livecast.providers.base import ProviderEvent, WebhookRejected
 
 HEADER = "authorization"
+MAX_CREATED_AT = 2**33
+"""Largest ``created_at`` accepted (unix seconds, year 2242): ``datetime`` cannot represent much larger ones."""
 
 
 def verify_livekit_webhook(body: bytes, headers: Mapping[str, str], *, api_key: str, api_secret: str) -> ProviderEvent:
@@ -27,8 +29,8 @@ def verify_livekit_webhook(body: bytes, headers: Mapping[str, str], *, api_key: 
 
     ``headers`` is looked up case-insensitively; the token may be bare (as LiveKit sends it) or ``Bearer``-
     prefixed. Raises :class:`WebhookRejected` for a missing header, a token that does not verify (signature,
-    issuer, expiry), a body whose SHA-256 differs from the token's claim, or a body that is not a
-    ``WebhookEvent`` with ``id`` and ``event``.
+    issuer, expiry), a body whose SHA-256 differs from the token's claim, a body that is not a
+    ``WebhookEvent`` with ``id`` and ``event``, or a ``created_at`` outside 0..:data:`MAX_CREATED_AT`.
 
     The event: ``type`` = ``event`` (``participant_joined``, ``egress_ended``, ...); ``object_id`` = the room
     name (``room.name``, else ``egress_info.room_name`` / ``ingress_info.room_name``); ``occurred_at`` =
@@ -53,6 +55,8 @@ def verify_livekit_webhook(body: bytes, headers: Mapping[str, str], *, api_key: 
     if not event.id or not event.event:
         raise WebhookRejected("a LiveKit event needs id and event")
     room = event.room.name or event.egress_info.room_name or event.ingress_info.room_name or None
+    if not 0 <= event.created_at <= MAX_CREATED_AT:
+        raise WebhookRejected(f"created_at {event.created_at} is not a plausible time (unix seconds)")
     occurred = datetime.fromtimestamp(event.created_at, UTC) if event.created_at > 0 else datetime.now(UTC)
     return ProviderEvent(
         provider="livekit",

@@ -23,6 +23,8 @@ from livecast.providers.base import ProviderEvent, WebhookRejected
 
 HEADER = "mux-signature"
 SCHEME = "v1"
+MAX_TIMESTAMP_DIGITS = 12
+"""Unix seconds have 10 digits until 2286; a longer ``t`` is malformed (and would overflow float arithmetic)."""
 
 
 def mux_signature(body: bytes, *, secret: str, timestamp: int) -> str:
@@ -93,10 +95,10 @@ def _parse(header: str) -> tuple[int, list[str]]:
         if not sep:
             continue
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError as e:
-                raise WebhookRejected(f"{HEADER} has a malformed timestamp") from e
+            value = value.strip()
+            if not (value.isascii() and value.isdigit() and len(value) <= MAX_TIMESTAMP_DIGITS):
+                raise WebhookRejected(f"{HEADER} has a malformed timestamp")
+            timestamp = int(value)
         elif key == SCHEME and value:
             signatures.append(value.strip())
     if timestamp is None or not signatures:
