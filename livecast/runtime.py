@@ -21,7 +21,8 @@ from livecast.domain.events import LIVE_CHANNEL, StreamStatusChanged
 from livecast.domain.models import StreamStatus
 from livecast.domain.ratelimit import RateLimits
 from livecast.domain.viewers import BEACON_PATH, Viewers, create_store
-from livecast.providers.local.ingest import IngestConfig, PublishGrant, PublishRefused, RTMPIngest
+from livecast.providers.local.hooks import PublishGrant, PublishRefused
+from livecast.providers.local.ingest import IngestConfig, RTMPIngest
 from livecast.providers.registry import ProviderRegistry
 from livecast.settings import ConfigurationError, Settings
 from livecast.workers.jobs import Jobs, create_jobs, is_distributed, run_worker
@@ -125,6 +126,8 @@ def ingest_config(settings: Settings) -> IngestConfig:
         handshake_timeout=settings.ingest_handshake_timeout,
         idle_timeout=settings.ingest_idle_timeout,
         health_seconds=settings.health_sample_seconds,
+        max_pending_per_address=settings.ingest_max_pending_per_address,
+        max_pending=settings.ingest_max_pending,
     )
 
 

@@ -3,7 +3,7 @@
 An encoder (OBS: Server = ``rtmp://host:1935/live``, Stream Key = the stream's key) connects, publishes, and
 its media becomes HLS. Bad input only costs its own connection: a failed handshake, garbage bytes, an unknown
 or ended stream key, or a second publisher on a live key closes that connection and nothing else.
-The lifecycle decisions are not made here: :class:`IngestHooks` carries them to the domain.
+The lifecycle decisions are not made here: ``hooks.IngestHooks`` carries them to the domain.
 """
 
 from __future__ import annotations
@@ -14,61 +14,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from livecast.providers.local import rtmp
+from livecast.providers.local.admission import PendingConnections, PendingSlot
+from livecast.providers.local.chunks import PUBLISHING, ChunkReader
+from livecast.providers.local.hooks import IngestHooks, PublishRefused
 from livecast.providers.local.pipeline import TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, HlsPipeline, PipelineBroken
-from livecast.providers.local.session import MediaObserver, StreamSession
+from livecast.providers.local.session import StreamSession
 
 logger = logging.getLogger(__name__)
 
 PUBLISH_CLOSE_COMMANDS = frozenset({"deleteStream", "closeStream", "FCUnpublish"})
-
-
-@dataclass(frozen=True)
-class PublishGrant:
-    """An accepted publish: media of ``stream_id`` written as HLS under ``<media_dir>/<playback_id>/``.
-
-    ``drives_lifecycle=False`` (a LiveKit broadcast's egress): the ``connected``, ``media_ready``,
-    ``disconnected`` and ``window_expired`` hooks are not called for it (health and ``publish_stopped`` are);
-    the session stays until the stream ends (:meth:`RTMPIngest.end_stream`), ready for the next egress."""
-
-    stream_id: str
-    playback_id: str
-    drives_lifecycle: bool = True
-
-
-class PublishRefused(Exception):
-    """The publish is not allowed; ``reason`` is sent to the encoder in ``NetStream.Publish.BadName``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class IngestHooks(Protocol):
-    """What the ingest asks of the domain (wired in ``livecast.wiring``)."""
-
-    async def authorize(self, stream_key: str) -> PublishGrant:
-        """Raise ``PublishRefused`` for an unknown key or a stream that is over."""
-
-    async def connected(self, stream_id: str) -> None: ...
-
-    async def media_ready(self, stream_id: str) -> None: ...
-
-    async def disconnected(self, stream_id: str) -> float:
-        """Returns the reconnect window in seconds (0: the stream is already ended)."""
-
-    async def window_expired(self, stream_id: str) -> None: ...
-
-    def media_observer(self, stream_id: str) -> MediaObserver | None:
-        """A fresh health observer for a publish that starts now (``None``: no health sampling)."""
-
-    async def health_due(self, stream_id: str, observer: MediaObserver) -> None:
-        """Every ``IngestConfig.health_seconds`` while publishing: sample ``observer`` and record the sample."""
-
-    async def publish_stopped(self, stream_id: str, *, stream_over: bool) -> None:
-        """A publish ended (``stream_over``: the stream is over too, e.g. its health alerts can be closed)."""
+NEGOTIATION_COMMANDS = frozenset({"connect", "createStream", "publish"})
+"""The commands answered before publish; others (``releaseStream``, ``FCPublish``, ...) are not even decoded."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +41,9 @@ class IngestConfig:
     idle_timeout: float = 15.0
     health_seconds: float = 5.0
     """Seconds between two health samples of a publishing stream."""
+    max_pending_per_address: int = 8
+    max_pending: int = 256
+    """Connections not publishing yet, per client address (IPv6: per /64) and in total; more are closed at once."""
 
 
 class RTMPIngest:
@@ -92,6 +53,7 @@ class RTMPIngest:
         self.sessions: dict[str, StreamSession] = {}
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._pending = PendingConnections(per_address=config.max_pending_per_address, total=config.max_pending)
 
     @property
     def port(self) -> int:
@@ -143,8 +105,12 @@ class RTMPIngest:
         assert task is not None
         self._connections.add(task)
         peer = writer.get_extra_info("peername")
+        slot = self._pending.admit(peer)
         try:
-            await self._serve(reader, writer)
+            if slot is None:
+                logger.debug("RTMP connection from %s refused: too many connections not publishing", peer)
+                return
+            await self._serve(reader, writer, slot)
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, rtmp.RTMPProtocolError) as e:
             logger.info("RTMP connection from %s dropped: %s", peer, type(e).__name__ if not str(e) else e)
         except PipelineBroken as e:
@@ -152,13 +118,15 @@ class RTMPIngest:
         except Exception:
             logger.exception("RTMP connection from %s failed", peer)
         finally:
+            if slot is not None:
+                slot.release()
             self._connections.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        chunks = rtmp.ChunkReader(reader)
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, slot: PendingSlot) -> None:
+        chunks = ChunkReader(reader)  # small limits (chunks.BEFORE_PUBLISH) until the publish is authorised
         async with asyncio.timeout(self.config.handshake_timeout):
             await rtmp.server_handshake(reader, writer)
             stream_key, msg_stream_id = await self._negotiate(chunks, writer)
@@ -173,6 +141,8 @@ class RTMPIngest:
             logger.info("RTMP publish refused: %s", refused.reason)
             await _send(writer, rtmp.on_status("error", "NetStream.Publish.BadName", refused.reason, msg_stream_id))
             return
+        slot.release()
+        chunks.limits = PUBLISHING
         if session is None:
             session = StreamSession(
                 stream_id=grant.stream_id,
@@ -183,13 +153,13 @@ class RTMPIngest:
             self.sessions[grant.stream_id] = session
         await self._publish(session, chunks, writer, msg_stream_id)
 
-    async def _negotiate(self, chunks: rtmp.ChunkReader, writer: asyncio.StreamWriter) -> tuple[str, int]:
+    async def _negotiate(self, chunks: ChunkReader, writer: asyncio.StreamWriter) -> tuple[str, int]:
         """Answer connect / createStream until ``publish``; returns (stream key, message stream id)."""
         from pyrtmp.messages.command import NCConnect, NCCreateStream, NSPublish
 
         while True:
             msg = await chunks.read_message()
-            if msg.type_id != rtmp.MSG_COMMAND_AMF0:
+            if msg.type_id != rtmp.MSG_COMMAND_AMF0 or rtmp.amf_name(msg) not in NEGOTIATION_COMMANDS:
                 continue
             command = rtmp.decode_amf(msg)
             if isinstance(command, NCConnect):
@@ -210,7 +180,7 @@ class RTMPIngest:
                 return key, msg.stream_id or 1
 
     async def _publish(
-        self, session: StreamSession, chunks: rtmp.ChunkReader, writer: asyncio.StreamWriter, msg_stream_id: int
+        self, session: StreamSession, chunks: ChunkReader, writer: asyncio.StreamWriter, msg_stream_id: int
     ) -> None:
         stream_id = session.stream_id
         try:
@@ -235,7 +205,7 @@ class RTMPIngest:
         finally:
             await self._after_publish(session)
 
-    async def _pump(self, session: StreamSession, chunks: rtmp.ChunkReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(self, session: StreamSession, chunks: ChunkReader, writer: asyncio.StreamWriter) -> None:
         acked, window = 0, 2_500_000
         while True:
             msg = await asyncio.wait_for(chunks.read_message(), self.config.idle_timeout)
@@ -243,18 +213,18 @@ class RTMPIngest:
                 acked = chunks.bytes_read
                 await _send(writer, rtmp.control(rtmp.MSG_ACK, acked & 0xFFFFFFFF))
             if msg.type_id in (rtmp.MSG_AUDIO, rtmp.MSG_VIDEO):
-                await session.feed(TAG_AUDIO if msg.type_id == rtmp.MSG_AUDIO else TAG_VIDEO, msg.timestamp, msg.payload)
-            elif msg.type_id == rtmp.MSG_DATA_AMF0:
+                await session.feed(
+                    TAG_AUDIO if msg.type_id == rtmp.MSG_AUDIO else TAG_VIDEO, msg.timestamp, msg.payload
+                )
+            elif msg.type_id == rtmp.MSG_DATA_AMF0 and rtmp.is_small_metadata(msg):
                 meta = rtmp.decode_amf(msg)
                 if getattr(meta, "meta", None) is not None:
                     session.describe(meta.meta)
                     await session.feed(TAG_SCRIPT, msg.timestamp, meta.to_raw_meta())
             elif msg.type_id == rtmp.MSG_WINDOW_ACK_SIZE:
                 window = max(1, int.from_bytes(msg.payload[:4], "big"))
-            elif msg.type_id == rtmp.MSG_COMMAND_AMF0:
-                name = getattr(rtmp.decode_amf(msg), "command_name", "")
-                if name in PUBLISH_CLOSE_COMMANDS:
-                    return
+            elif msg.type_id == rtmp.MSG_COMMAND_AMF0 and rtmp.amf_name(msg) in PUBLISH_CLOSE_COMMANDS:
+                return
 
     async def _after_publish(self, session: StreamSession) -> None:
         async with session.lock:
@@ -290,7 +260,9 @@ async def _media_only() -> None:
     """A media-only publish's first segment: nothing to tell the domain."""
 
 
-async def _send(writer: asyncio.StreamWriter, *messages: rtmp.Message, chunk_size: int = rtmp.SERVER_CHUNK_SIZE) -> None:
+async def _send(
+    writer: asyncio.StreamWriter, *messages: rtmp.Message, chunk_size: int = rtmp.SERVER_CHUNK_SIZE
+) -> None:
     for message in messages:
         writer.write(rtmp.encode_message(message, chunk_size))
     await writer.drain()

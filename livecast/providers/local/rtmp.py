@@ -1,9 +1,8 @@
-"""RTMP wire protocol for the ingest: handshake, chunk stream reassembly, and the few replies a publisher needs.
+"""RTMP wire protocol for the ingest: handshake, messages, and the few replies a publisher needs.
 
-Command and data payloads (AMF0) are decoded by ``pyrtmp``; the chunk layer is implemented here because it is
-the hot path (every media byte passes through it) and pyrtmp's reader mishandles a type-3 chunk that starts a
-new message (it does not add the timestamp delta, which ffmpeg relies on for audio). Reference: Adobe RTMP
-specification 1.0, sections 5.2 (handshake), 5.3 (chunking) and 5.4 (protocol control messages).
+Command and data payloads (AMF0) are decoded by ``pyrtmp``; chunk stream reassembly is in
+:mod:`livecast.providers.local.chunks`. Reference: Adobe RTMP specification 1.0, sections 5.2 (handshake),
+5.3 (chunking) and 5.4 (protocol control messages).
 """
 
 from __future__ import annotations
@@ -12,14 +11,14 @@ import asyncio
 import logging
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bitstring import BitStream
 
 logging.getLogger("pyrtmp").setLevel(logging.ERROR)
-from pyrtmp.amf.serializers import AMF0Serializer  # noqa: E402  (after quieting pyrtmp's DEBUG loggers)
-from pyrtmp.messages import Chunk  # noqa: E402
-from pyrtmp.messages.factory import MessageFactory  # noqa: E402
+from pyrtmp.amf.serializers import AMF0Serializer  # (imported after quieting pyrtmp's DEBUG loggers)
+from pyrtmp.messages import Chunk
+from pyrtmp.messages.factory import MessageFactory
 
 for _name in list(logging.root.manager.loggerDict):
     if _name.startswith("pyrtmp"):
@@ -27,9 +26,9 @@ for _name in list(logging.root.manager.loggerDict):
 
 HANDSHAKE_SIZE = 1536
 RTMP_VERSION = 3
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-"""A single RTMP message larger than this (8 MiB) is a protocol error (a 4K keyframe is ~1-2 MiB)."""
-MAX_CHUNK_STREAMS = 64
+MAX_CHUNK_SIZE = 0xFFFFFF
+"""Largest chunk size a peer may set (spec 5.4.1: 24 bits). Not limited further: a chunk never carries more
+than what is left of its message, so :class:`ChunkLimits` bound every read whatever the chunk size."""
 SERVER_CHUNK_SIZE = 4096
 
 MSG_SET_CHUNK_SIZE = 1
@@ -42,6 +41,13 @@ MSG_AUDIO = 8
 MSG_VIDEO = 9
 MSG_DATA_AMF0 = 0x12
 MSG_COMMAND_AMF0 = 0x14
+AMF_TYPES = frozenset({MSG_DATA_AMF0, MSG_COMMAND_AMF0, 0x0F, 0x11})
+"""Command and data messages (AMF0 and AMF3): decoding them is slow (pyrtmp: ~7 µs per byte), so they have
+their own, small size limit (``chunks.ChunkLimits.amf_bytes``)."""
+AMF0_STRING = 0x02
+METADATA_DECODE_BYTES = 16 * 1024
+"""``onMetaData`` (~0.3-1 KiB from OBS or ffmpeg) larger than this is not decoded (it would hold the event loop for
+over 0.1 s); the media goes on without it."""
 
 
 class RTMPProtocolError(Exception):
@@ -58,18 +64,6 @@ class Message:
     payload: bytes
 
 
-@dataclass
-class _ChunkStream:
-    timestamp: int = 0
-    delta: int = 0
-    length: int = 0
-    type_id: int = 0
-    stream_id: int = 0
-    extended: bool = False
-    remaining: int = 0
-    buffer: bytearray = field(default_factory=bytearray)
-
-
 async def server_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Simple (non-digest) handshake: C0+C1 → S0+S1+S2 → C2. Raises ``RTMPProtocolError`` on a bad version."""
     c0c1 = await reader.readexactly(1 + HANDSHAKE_SIZE)
@@ -80,97 +74,6 @@ async def server_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamW
     writer.write(bytes([RTMP_VERSION]) + s1 + s2)
     await writer.drain()
     await reader.readexactly(HANDSHAKE_SIZE)
-
-
-class ChunkReader:
-    """Reassembles RTMP messages from chunks; handles Set Chunk Size and Abort itself."""
-
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self._reader = reader
-        self.chunk_size = 128
-        self.bytes_read = 0
-        self._streams: dict[int, _ChunkStream] = {}
-
-    async def _read(self, n: int) -> bytes:
-        data = await self._reader.readexactly(n)
-        self.bytes_read += n
-        return data
-
-    async def read_message(self) -> Message:
-        while True:
-            message = await self._read_chunk()
-            if message is None:
-                continue
-            if message.type_id == MSG_SET_CHUNK_SIZE:
-                size = struct.unpack(">I", message.payload[:4])[0] & 0x7FFFFFFF
-                if not 1 <= size <= 0xFFFFFF:
-                    raise RTMPProtocolError(f"invalid chunk size {size}")
-                self.chunk_size = size
-                continue
-            if message.type_id == MSG_ABORT:
-                csid = struct.unpack(">I", message.payload[:4])[0]
-                if csid in self._streams:
-                    self._streams[csid].remaining = 0
-                continue
-            return message
-
-    async def _read_chunk(self) -> Message | None:
-        first = (await self._read(1))[0]
-        fmt, csid = first >> 6, first & 0x3F
-        if csid == 0:
-            csid = 64 + (await self._read(1))[0]
-        elif csid == 1:
-            b = await self._read(2)
-            csid = 64 + b[0] + b[1] * 256
-        state = self._streams.get(csid)
-        if state is None:
-            if fmt != 0:
-                raise RTMPProtocolError(f"chunk stream {csid} starts with a type {fmt} chunk")
-            if len(self._streams) >= MAX_CHUNK_STREAMS:
-                raise RTMPProtocolError("too many chunk streams")
-            state = self._streams[csid] = _ChunkStream()
-        starts_message = state.remaining == 0
-        if fmt == 0:
-            ts, length, type_id = _u24(await self._read(3)), 0, 0
-            header = await self._read(8)
-            length, type_id = _u24(header[:3]), header[3]
-            state.stream_id = struct.unpack("<I", header[4:8])[0]
-            state.extended = ts == 0xFFFFFF
-            if state.extended:
-                ts = struct.unpack(">I", await self._read(4))[0]
-            state.timestamp, state.delta, state.length, state.type_id = ts, ts, length, type_id
-            starts_message = True
-        elif fmt in (1, 2):
-            delta = _u24(await self._read(3))
-            if fmt == 1:
-                header = await self._read(4)
-                state.length, state.type_id = _u24(header[:3]), header[3]
-            state.extended = delta == 0xFFFFFF
-            if state.extended:
-                delta = struct.unpack(">I", await self._read(4))[0]
-            state.delta = delta
-            state.timestamp = (state.timestamp + delta) & 0xFFFFFFFF
-            starts_message = True
-        else:
-            if state.extended:
-                await self._read(4)
-            if starts_message:
-                state.timestamp = (state.timestamp + state.delta) & 0xFFFFFFFF
-        if starts_message:
-            if state.length > MAX_MESSAGE_BYTES:
-                raise RTMPProtocolError(f"message of {state.length} bytes exceeds {MAX_MESSAGE_BYTES}")
-            state.remaining = state.length
-            state.buffer = bytearray()
-        n = min(self.chunk_size, state.remaining)
-        state.buffer += await self._read(n)
-        state.remaining -= n
-        if state.remaining:
-            return None
-        return Message(state.type_id, state.stream_id, state.timestamp, bytes(state.buffer))
-
-
-def _u24(b: bytes) -> int:
-    return (b[0] << 16) | (b[1] << 8) | b[2]
 
 
 def encode_message(msg: Message, chunk_size: int) -> bytes:
@@ -207,11 +110,34 @@ def amf_command(*values: object, stream_id: int = 0) -> Message:
 
 def on_status(level: str, code: str, description: str, stream_id: int) -> Message:
     """``onStatus`` for NetStream (e.g. ``NetStream.Publish.Start`` or ``NetStream.Publish.BadName``)."""
-    return amf_command("onStatus", 0, None, {"level": level, "code": code, "description": description}, stream_id=stream_id)
+    return amf_command(
+        "onStatus",
+        0,
+        None,
+        {"level": level, "code": code, "description": description},
+        stream_id=stream_id,
+    )
+
+
+def amf_name(msg: Message) -> str:
+    """The name of an AMF0 command or data message (its first value, e.g. ``publish`` or ``@setDataFrame``)
+    without decoding the rest; ``""`` if the message does not start with an AMF0 string."""
+    payload = msg.payload
+    if len(payload) < 3 or payload[0] != AMF0_STRING:
+        return ""
+    return payload[3 : 3 + int.from_bytes(payload[1:3], "big")].decode("utf-8", "replace")
+
+
+def is_small_metadata(msg: Message) -> bool:
+    """An ``@setDataFrame`` data message (``onMetaData``) of at most :data:`METADATA_DECODE_BYTES`."""
+    return len(msg.payload) <= METADATA_DECODE_BYTES and amf_name(msg) == "@setDataFrame"
 
 
 def decode_amf(msg: Message) -> object:
-    """Decode a command or data message with pyrtmp (``NCConnect``, ``NSPublish``, ``MetaDataMessage``, ...)."""
+    """Decode a command or data message with pyrtmp (``NCConnect``, ``NSPublish``, ``MetaDataMessage``, ...).
+
+    Costs ~7 µs of CPU per payload byte: callers decode only messages they need (:func:`amf_name`). Raises
+    ``RTMPProtocolError`` if the payload is not valid AMF0 (pyrtmp raises anything, even ``RecursionError``)."""
     chunk = Chunk(
         chunk_type=0,
         chunk_id=3,
@@ -221,4 +147,7 @@ def decode_amf(msg: Message) -> object:
         msg_stream_id=msg.stream_id,
         payload=msg.payload,
     )
-    return MessageFactory.from_chunk(chunk)
+    try:
+        return MessageFactory.from_chunk(chunk)
+    except Exception as e:  # noqa: BLE001 - pyrtmp raises any type on malformed AMF; all mean "bad input"
+        raise RTMPProtocolError(f"undecodable AMF message (type {msg.type_id}): {type(e).__name__}") from None
