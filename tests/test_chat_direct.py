@@ -1,21 +1,16 @@
-"""Chat frames written straight to the websocket (``execution.DirectSender``) and the verified-token cache."""
+"""Chat frames written straight to the websocket (``execution.DirectSender``); the verified-token cache is tested in
+tests/test_auth.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
 import pytest
 from websockets.asyncio.client import connect
 
-from livecast.domain import auth, chat_fanout
-from livecast.domain.auth import _VerifiedTokens, issue_token, verify_token
-from livecast.domain.errors import Unauthenticated
-from livecast.domain.models import User
+from livecast.domain import chat_fanout
 from livecast.schema.execution import DirectSender
 from tests.conftest import Server
 from tests.helpers.chat import send
@@ -122,54 +117,6 @@ async def test_unsubscribing_mid_stream_stops_direct_frames(server: Server, monk
         await ws.close()
         for s in others:
             await s.stop()
-
-
-# ------------------------------------------------------------------------------------------------ token cache
-
-KEY = "k" * 40
-
-
-def _user(name: str = "ann") -> User:
-    return User(id="6f1c2a70-0000-4000-8000-000000000001", name=name, roles=["admin"])
-
-
-def test_cached_token_is_refused_once_expired() -> None:
-    auth.verified_tokens.clear()
-    issued = datetime.now(UTC).replace(microsecond=0)
-    token = issue_token(user=_user(), key=KEY, ttl_seconds=2, now=issued)
-    assert verify_token(token, key=KEY).name == "ann"
-    assert verify_token(token, key=KEY).name == "ann"  # from the cache
-    exp = (issued + timedelta(seconds=2)).timestamp()
-    time.sleep(max(exp - time.time(), 0) + 0.05)
-    with pytest.raises(Unauthenticated, match="expired"):
-        verify_token(token, key=KEY)
-
-
-def test_cache_never_accepts_a_tampered_token_or_another_key() -> None:
-    auth.verified_tokens.clear()
-    token = issue_token(user=_user(), key=KEY, ttl_seconds=600)
-    assert verify_token(token, key=KEY).is_admin
-    claims = jwt.decode(token, options={"verify_signature": False})
-    forged = jwt.encode({**claims, "name": "mallory"}, "x" * 40, algorithm="HS256")
-    spliced = forged.rsplit(".", 1)[0] + "." + token.rsplit(".", 1)[1]  # new claims, the genuine signature
-    for bad in (forged, spliced, token[:-2] + ("AA" if token[-2:] != "AA" else "BB")):
-        with pytest.raises(Unauthenticated, match="invalid"):
-            verify_token(bad, key=KEY)
-    with pytest.raises(Unauthenticated, match="invalid"):
-        verify_token(token, key="other-key" * 5)  # cached under KEY only
-
-
-def test_cache_is_bounded_least_recently_used_first() -> None:
-    cache = _VerifiedTokens(2)
-    p = auth.Principal(user_id="u", name="n", roles=frozenset())
-    far = time.time() + 600
-    cache.put("t1", KEY, p, far)
-    cache.put("t2", KEY, p, far)
-    assert cache.get("t1", KEY) is p  # t1 used last: t2 goes first
-    cache.put("t3", KEY, p, far)
-    assert cache.get("t2", KEY) is None and cache.get("t1", KEY) is p and cache.get("t3", KEY) is p
-    cache.put("old", KEY, p, time.time() - 1)
-    assert cache.get("old", KEY) is None
 
 
 # ------------------------------------------------------------------------------------------ adaptive batching

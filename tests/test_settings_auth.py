@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jwt
 import pytest
 from pydantic import ValidationError
 
-from livecast.domain.auth import issue_token, principal_from_header, verify_token
+from livecast.domain.auth import bearer_token, decode_token, issue_token
 from livecast.domain.errors import Unauthenticated
 from livecast.domain.models import User
 from livecast.settings import ConfigurationError, Settings
@@ -56,15 +57,23 @@ def test_setting_errors_never_print_the_value(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_tokens() -> None:
-    user = User(id="6f1c1f5e-6a1b-4bd0-9c55-7d0fd5a3b0a1", name="alice", roles=["admin"])
+    """A token states who (``sub``) and at which ``token_version`` (``ver``); roles are not in it."""
+    user = User(id="6f1c1f5e-6a1b-4bd0-9c55-7d0fd5a3b0a1", name="alice", roles=["admin"], token_version=3)
     token = issue_token(user=user, key="k" * 40, ttl_seconds=60)
-    principal = principal_from_header(f"Bearer {token}", key="k" * 40)
-    assert principal is not None and principal.is_admin and principal.user_id == str(user.id)
-    assert principal_from_header(None, key="k") is None
+    claims = decode_token(bearer_token(f"Bearer {token}") or "", key="k" * 40)
+    assert (claims.user_id, claims.version) == (str(user.id), 3)
+    raw = jwt.decode(token, options={"verify_signature": False})
+    assert "roles" not in raw and raw["exp"] - raw["iat"] == 60
+    assert bearer_token(None) is None
     with pytest.raises(Unauthenticated, match="Bearer"):
-        principal_from_header(f"Token {token}", key="k" * 40)
+        bearer_token(f"Token {token}")
     with pytest.raises(Unauthenticated, match="invalid"):
-        verify_token(token, key="other-key" * 5)
+        decode_token(token, key="other-key" * 5)
     old = issue_token(user=user, key="k" * 40, ttl_seconds=60, now=datetime.now(UTC) - timedelta(hours=1))
     with pytest.raises(Unauthenticated, match="expired"):
-        verify_token(old, key="k" * 40)
+        decode_token(old, key="k" * 40)
+
+
+def test_default_token_lifetime_is_a_day(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).token_ttl_seconds == 24 * 3600
+    assert Settings(data_dir=tmp_path).auth_cache_seconds == 5

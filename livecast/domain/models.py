@@ -57,6 +57,10 @@ class User(Model):
     id = fields.UUIDField(primary_key=True)
     name = fields.CharField(max_length=100, unique=True)
     roles = fields.JSONField(default=list)
+    """Role names (``["admin"]``); authorization reads them from here, never from a token."""
+    token_version = fields.IntField(default=0)
+    """Tokens carry the version they were issued at (claim ``ver``); ``livecast token revoke`` increments it, so
+    every token issued before is refused."""
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

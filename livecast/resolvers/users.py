@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from livecast.domain import users
-from livecast.domain.models import User
+from livecast.domain.auth import Principal
 from livecast.resolvers.context import RequestContext
 
 
-async def me(ctx: RequestContext) -> User | None:
-    principal = ctx.actor
-    return await users.get_user(principal.user_id) if principal is not None else None
+def me(ctx: RequestContext) -> Principal | None:
+    """The signed-in caller (name and roles as read from their user row, at most ``LIVECAST_AUTH_CACHE_SECONDS``
+    old), ``None`` when anonymous; ``Unauthenticated`` when the request's token was refused."""
+    return ctx.actor
