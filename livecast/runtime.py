@@ -19,6 +19,8 @@ from livecast.bus import create_bus
 from livecast.domain.bus import EventBus, Gap
 from livecast.domain.events import LIVE_CHANNEL, StreamStatusChanged
 from livecast.domain.models import StreamStatus
+from livecast.domain.client_limits import AddressLimit
+from livecast.domain.playback_sessions import SessionSigner
 from livecast.domain.ratelimit import RateLimits
 from livecast.domain.viewers import BEACON_PATH, Viewers, create_store
 from livecast.providers.local.hooks import PublishGrant, PublishRefused
@@ -133,15 +135,27 @@ def ingest_config(settings: Settings) -> IngestConfig:
 
 def domain_deps(settings: Settings, bus: EventBus) -> Deps:
     """The domain's dependencies for this process, from settings."""
-    limits = RateLimits(settings.rate_limit_storage, chat=settings.chat_rate_limit, reactions=settings.reaction_rate_limit)
+    limits = RateLimits(
+        settings.rate_limit_storage, chat=settings.chat_rate_limit, reactions=settings.reaction_rate_limit,
+        chat_privileged=settings.chat_rate_limit_privileged, reactions_privileged=settings.reaction_rate_limit_privileged,
+        streams=settings.stream_create_rate_limit,
+    )  # fmt: skip
+    session_ttl = settings.playback_session_ttl_seconds
     viewers = Viewers(
-        create_store(settings.viewers_storage),
+        create_store(
+            settings.viewers_storage, max_sessions_per_stream=settings.viewer_sessions_per_stream,
+            max_sessions=settings.viewer_sessions_max,
+            session_ttl_ms=int((session_ttl + settings.viewer_window_seconds) * 1000),  # past its token's expiry
+        ),
         window=settings.viewer_window_seconds,
         beacon_url=f"{settings.http_base_url}{BEACON_PATH}",
-    )
+        signer=SessionSigner(lambda: settings.signing_key, ttl=session_ttl),
+        limit=AddressLimit(settings.rate_limit_storage, limit=settings.beacon_rate_limit, namespace="beacons"),
+    )  # fmt: skip
     return Deps(
         bus=bus, providers=ProviderRegistry(settings), limits=limits, reaction_emojis=tuple(settings.reaction_emojis),
         viewers=viewers, playback_token_ttl_seconds=settings.playback_token_ttl_seconds,
+        max_open_streams_per_owner=settings.max_open_streams_per_owner,
     )  # fmt: skip
 
 

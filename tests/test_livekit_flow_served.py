@@ -4,7 +4,6 @@ query), and everything over HTTP: LiveKit's signed webhooks, player beacons and 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +23,7 @@ from tests.emulators.mux import MuxEmulator
 from tests.helpers.client import gql_http
 from tests.helpers.livekit import beacon, event, paired_with_mux, publisher
 from tests.helpers.waiting import eventually
+from tests.test_playback_beacons import Beacons
 
 CREATE = """mutation($p: String!) { createStream(input: {title: "lk", provider: $p}) {
   __typename ... on Stream { id ingest { rtmpUrl } playback { hlsUrl fallback } } ... on Error { code message } } }"""
@@ -111,10 +111,11 @@ async def test_served_end_to_end_with_webhooks_and_beacons(settings: Settings, l
         await eventually(lambda: _is(status, "status", "LIVE"), timeout=10, what="LIVE from LiveKit webhooks")
         assert ("track_published", 200) in lk.webhooks_sent and lk.egresses == {}
 
+        player = Beacons(server, http, sid)  # its session from the livekit stream's playback.session
+
         async def beacon_http(state: str) -> None:
-            body = {"streamId": sid, "viewerId": "v1", "sessionId": "s1", "state": state}
-            response = await http.post(f"{server.http}/v1/playback/beacon", content=json.dumps(body), headers={"Content-Type": "text/plain"})
-            assert response.status_code == 204
+            response = await player.send("v1", "tab", state)
+            assert response.status_code == 204, response.text
 
         await beacon_http("playing")
         await eventually(lambda: lk.active_egresses(b.room_name), timeout=10, what="egress started by the first viewer")

@@ -21,11 +21,11 @@ from livecast.domain import broadcast, broadcast_jobs, viewer_counts
 from livecast.domain.health_models import StreamQualityMetric
 from livecast.domain.models import Stream, StreamStatus
 from livecast.domain.provider_models import Broadcast, EgressStatus
-from livecast.domain.viewers import Beacon
 from livecast.providers.base import ProviderEvent
 from livecast.settings import Settings
 from tests.conftest import Server, run_server
 from tests.emulators.livekit import LiveKitEmulator, Participant, livekit_settings
+from tests.helpers.beacons import Player
 from tests.helpers.client import gql_http
 from tests.helpers.encoder import Encoder, decode_ok
 from tests.helpers.waiting import eventually
@@ -95,8 +95,7 @@ async def test_egress_to_the_local_ingest_carries_the_media(
     host = livekit_emulator.join(b.room_name, "host")
     outcome = await broadcast.apply_livekit_event(deps, track_published(b.room_name, host))
     assert outcome.startswith("1 publisher(s): LIVE")
-    viewer = Beacon(stream_id=uuid.UUID(sid), viewer_id="v1", session_id="s1", state="playing")  # type: ignore[arg-type]
-    await deps.viewers.record(viewer)
+    await Player(deps.viewers, sid, "v1").send("playing")
     assert (await viewer_counts.refresh(deps=deps)).counts[sid] == 1
     [started] = await broadcast_jobs.check(deps=deps)
     assert "started (first viewer)" in started

@@ -24,7 +24,6 @@ from livecast.domain.provider_monitoring import ProviderHealthPoller
 from livecast.domain.provider_viewers import refresh_viewers
 from livecast.domain.validation import StreamFields
 from livecast.domain.viewer_models import ViewerSample
-from livecast.domain.viewers import Beacon
 from livecast.providers.base import ProviderRejected, StreamRef
 from livecast.providers.mux.monitoring import MuxMonitoring, parse_health
 from livecast.runtime import running
@@ -32,6 +31,7 @@ from livecast.settings import Settings
 from livecast.workers import mux as mux_jobs
 from tests.conftest import _truncate, run_server
 from tests.emulators.mux import MuxEmulator
+from tests.helpers.beacons import Player
 from tests.helpers.client import gql_http
 from tests.helpers.waiting import eventually
 
@@ -58,8 +58,7 @@ async def next_event(events: AsyncIterator[Any]) -> Any:
 
 async def play(deps: Deps, stream_id: str, viewers: int) -> None:
     for n in range(viewers):
-        beacon = Beacon(streamId=stream_id, viewerId=f"viewer-{n}", sessionId=f"session-{n}", state="playing")
-        assert await deps.viewers.record(beacon)
+        assert (await Player(deps.viewers, stream_id, f"viewer-{n}").send("playing")).counts
 
 
 async def test_health_of_a_live_mux_stream_raises_and_clears_a_drift_alert(

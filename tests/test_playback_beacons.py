@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ from tests.test_viewers import Clock
 
 VIEWERS = "subscription($s: ID!) { viewerCountChanged(streamId: $s) { streamId count peak at } }"
 COUNTS = "query($id: ID!) { stream(id: $id) { viewerCount peakViewerCount playback { hlsUrl beaconUrl } } }"
+SESSION = "query($id: ID!) { stream(id: $id) { playback { beaconUrl session { id token expiresAt } } } }"
 
 
 @pytest.fixture
@@ -38,19 +40,37 @@ async def quick(settings: Settings) -> AsyncIterator[Server]:
         yield server
 
 
+async def open_session(server: Server, stream_id: str) -> dict[str, str]:
+    """``Stream.playback.session`` as a player reads it (anonymous GraphQL query): ``{id, token, expiresAt}``."""
+    return (await gql_http(server.graphql_http, SESSION, {"id": stream_id}))["stream"]["playback"]["session"]
+
+
 class Beacons:
-    """Players on one HTTP client: ``await beacons.send(viewer, session, state)`` returns the response."""
+    """Players on one HTTP client: ``await beacons.send(viewer, tab, state)`` returns the response. Each tab
+    opens its playback session over GraphQL on its first beacon, and takes a renewed token from a 200 reply."""
 
     def __init__(self, server: Server, client: httpx.AsyncClient, stream_id: str) -> None:
-        self.url, self.client, self.stream_id = f"{server.http}/v1/playback/beacon", client, stream_id
+        self.server, self.url, self.client, self.stream_id = server, f"{server.http}/v1/playback/beacon", client, stream_id
+        self.sessions: dict[str, dict[str, str]] = {}
 
-    async def send(self, viewer: str, session: str, state: str, **extra: Any) -> httpx.Response:
-        body = {"streamId": self.stream_id, "viewerId": viewer, "sessionId": session, "state": state, **extra}
-        return await self.client.post(self.url, content=json.dumps(body), headers={"Content-Type": "text/plain"})
+    async def body(self, viewer: str, tab: str, state: str, **extra: Any) -> dict[str, Any]:
+        if tab not in self.sessions:
+            self.sessions[tab] = await open_session(self.server, self.stream_id)
+        session = self.sessions[tab]
+        return {"streamId": self.stream_id, "viewerId": viewer, "sessionId": session["id"],
+                "sessionToken": session["token"], "state": state, **extra}  # fmt: skip
+
+    async def send(self, viewer: str, tab: str, state: str, **extra: Any) -> httpx.Response:
+        body = await self.body(viewer, tab, state, **extra)
+        response = await self.client.post(self.url, content=json.dumps(body), headers={"Content-Type": "text/plain"})
+        if response.status_code == 200:
+            renewed = response.json()
+            self.sessions[tab] = {"id": body["sessionId"], "token": renewed["sessionToken"], "expiresAt": renewed["expiresAt"]}
+        return response
 
     async def all(self, tabs: dict[str, str], state: str = "playing") -> None:
-        for session, viewer in tabs.items():
-            assert (await self.send(viewer, session, state)).status_code == 204
+        for tab, viewer in tabs.items():
+            assert (await self.send(viewer, tab, state)).status_code in (200, 204)
 
 
 async def live_stream(server: Server) -> str:
@@ -122,7 +142,8 @@ async def test_viewer_count_over_http_with_a_simulated_clock(quick: Server) -> N
     first = watcher.counts.index(3)  # the first five beacons may be counted before all arrived (1, 2, then 3)
     assert watcher.counts[first:] == [3, 2, 1, 0], "published when the count changes, and only then"
     assert watcher.counts[:first] == sorted(set(watcher.counts[:first])), watcher.counts
-    await eventually(lambda: sessions_written(sid, {"a1": "buffering", "b1": "paused", "c1": "playing"}), timeout=20,
+    states = {players.sessions[tab]["id"]: state for tab, state in (("a1", "buffering"), ("b1", "paused"), ("c1", "playing"))}
+    await eventually(lambda: sessions_written(sid, states), timeout=20,
                      what="sessions written by the periodic job (every third count)")  # fmt: skip
 
 
@@ -168,23 +189,39 @@ BAD = [
 
 async def test_bad_beacons_get_4xx_and_change_nothing(server: Server) -> None:
     sid = await live_stream(server)
-    good = {"streamId": sid, "viewerId": "viewer-1", "sessionId": "tab-1", "state": "playing"}
-    bad: list[tuple[bytes, int]] = [*BAD]
+    viewers = server.runtime.deps.viewers
+    session = await open_session(server, sid)
+    good = {"streamId": sid, "viewerId": "viewer-1", "sessionId": session["id"], "sessionToken": session["token"], "state": "playing"}
+    bad: list[tuple[bytes, int, str | None]] = [(body, status, None) for body, status in BAD]
     for change in ({"state": "stalled"}, {"viewerId": "a|b"}, {"sessionId": ""}, {"bufferingMs": -1},
-                   {"bitrate": "fast"}, {"errors": 1.5}, {"viewerId": "x" * 129}):  # fmt: skip
-        bad.append((json.dumps(good | change).encode(), 422))
-    bad.append((json.dumps(good | {"padding": "x" * 5000}).encode(), 413))
-    bad.append((json.dumps(good | {"streamId": str(uuid.uuid4())}).encode(), 404))
+                   {"bitrate": "fast"}, {"errors": 1.5}, {"viewerId": "x" * 129}, {"sessionToken": "x" * 57}):  # fmt: skip
+        bad.append((json.dumps(good | change).encode(), 422, "VALIDATION"))
+    bad.append((json.dumps({k: v for k, v in good.items() if k != "sessionToken"}).encode(), 422, "VALIDATION"))
+    bad.append((json.dumps(good | {"padding": "x" * 5000}).encode(), 413, "PAYLOAD_TOO_LARGE"))
+    expires, signature = session["token"].split(".")
+    for change in ({"sessionToken": f"{int(expires) + 60}.{signature}"}, {"sessionToken": f"{expires}.{'A' * 43}"},
+                   {"sessionId": "tab-1"}, {"streamId": str(uuid.uuid4())}):  # fmt: skip
+        bad.append((json.dumps(good | change).encode(), 403, "SESSION_INVALID"))
+    expired = viewers.signer.issue(sid, now=time.time() - viewers.signer.ttl - 1)
+    bad.append((json.dumps(good | {"sessionId": expired.id, "sessionToken": expired.token}).encode(), 401, "SESSION_EXPIRED"))
+    gone = viewers.open_session(str(uuid.uuid4()))  # a genuine session of a stream deleted since
+    bad.append((json.dumps(good | {"streamId": gone.stream_id, "sessionId": gone.id, "sessionToken": gone.token}).encode(), 404, "NOT_FOUND"))
+    scheduled = await create_stream(server.graphql_http, await server.token("bob"), title="later")
+    early = await open_session(server, scheduled["id"])
+    not_live = {"streamId": scheduled["id"], "sessionId": early["id"], "sessionToken": early["token"]}
+    bad.append((json.dumps(good | not_live).encode(), 409, "INVALID_STATE"))
     url = f"{server.http}/v1/playback/beacon"
     async with httpx.AsyncClient() as client:
-        for body, status in bad:
+        for body, status, code in bad:
             response = await client.post(url, content=body, headers={"Content-Type": "application/json"})
             assert response.status_code == status, (body[:80], response.text)
             assert response.headers["access-control-allow-origin"] == "*"
-            assert "code" in response.json()
+            assert "code" in response.json() and "message" in response.json()
+            assert code is None or response.json()["code"] == code, response.text
+            if status == 409:
+                assert response.json()["currentStatus"] == "SCHEDULED"
         chunked = await client.post(url, content=chunks(8, 1024))  # no Content-Length
         assert chunked.status_code == 413
-        viewers = server.runtime.deps.viewers
         assert await viewers.concurrent(sid) == 0 and await viewers.take_sessions(sid, limit=10) == []
 
         preflight = await client.options(url, headers={"Origin": "https://player.example", "Access-Control-Request-Method": "POST",
@@ -195,6 +232,97 @@ async def test_bad_beacons_get_4xx_and_change_nothing(server: Server) -> None:
         assert await viewers.concurrent(sid) == 1
     data = await gql_http(server.graphql_http, COUNTS, {"id": sid})
     assert data["stream"]["playback"]["beaconUrl"] == url
+
+
+async def test_each_read_of_playback_session_opens_a_new_session(server: Server) -> None:
+    sid = await live_stream(server)
+    first, second = await open_session(server, sid), await open_session(server, sid)
+    assert first["id"] != second["id"] and first["token"] != second["token"]
+    expires_at = datetime.fromisoformat(first["expiresAt"])
+    ttl = server.settings.playback_session_ttl_seconds
+    assert abs((expires_at - datetime.now(UTC)).total_seconds() - ttl) < 5
+    viewers = server.runtime.deps.viewers
+    assert viewers.signer.verify(sid, first["id"], first["token"], now=time.time()) == int(expires_at.timestamp())
+
+
+async def test_subscriptions_carry_no_playback_session(server: Server) -> None:
+    """Subscription results may be shared between viewers: ``playback.session`` is null there."""
+    created = await create_stream(server.graphql_http, await server.token("carol"), title="subscribed")
+    query = "subscription($s: ID!) { streamStatusChanged(streamId: $s) { status playback { beaconUrl session { id } } } }"
+    seen: list[dict[str, Any]] = []
+
+    async def watch() -> None:
+        async with ws_session(server.graphql_ws) as session:
+            async for result in session.subscribe(GraphQLRequest(query, variable_values={"s": created["id"]})):
+                seen.append(result["streamStatusChanged"])
+
+    task = asyncio.create_task(watch())
+    try:
+        await eventually(lambda: server.runtime.deps.bus.subscriber_count(f"stream.{created['id']}.status") >= 1, what="subscribed")
+        await encoder.encoder_connected(deps=server.runtime.deps, stream_id=created["id"])
+        await eventually(lambda: seen, what="a status event")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert seen[0]["playback"]["session"] is None and seen[0]["playback"]["beaconUrl"]
+
+
+async def test_a_long_session_is_renewed_in_the_beacon_reply(settings: Settings) -> None:
+    async with run_server(settings.model_copy(update={"playback_session_ttl_seconds": 60}), workers=False) as server:
+        clock = Clock(start=time.time())
+        server.runtime.deps.viewers.clock = clock
+        sid = await live_stream(server)
+        async with httpx.AsyncClient() as client:
+            players = Beacons(server, client, sid)
+            assert (await players.send("viewer-1", "tab", "playing")).status_code == 204
+            first = dict(players.sessions["tab"])
+            clock.advance(29)
+            assert (await players.send("viewer-1", "tab", "playing")).status_code == 204, "not yet past half its life"
+            clock.advance(2)
+            renewed = await players.send("viewer-1", "tab", "playing")
+            assert renewed.status_code == 200 and renewed.headers["access-control-allow-origin"] == "*"
+            assert set(renewed.json()) == {"sessionToken", "expiresAt"}
+            assert datetime.fromisoformat(renewed.json()["expiresAt"]) > datetime.fromisoformat(first["expiresAt"])
+            clock.advance(40)  # the first token has expired; the renewed one has not
+            stale = await players.body("viewer-1", "tab", "playing") | {"sessionToken": first["token"]}
+            expired = await client.post(players.url, json=stale)
+            assert expired.status_code == 401 and expired.json()["code"] == "SESSION_EXPIRED"
+            assert (await players.send("viewer-1", "tab", "playing")).status_code == 200, "renewed again: due"
+        [session] = await server.runtime.deps.viewers.take_sessions(sid, limit=10)
+        assert session.session_id == first["id"], "one session all along"
+
+
+async def test_one_address_over_its_beacon_limit_gets_429(settings: Settings) -> None:
+    async with run_server(settings.model_copy(update={"beacon_rate_limit": "5/minute"}), workers=False) as server:
+        sid = await live_stream(server)
+        url = f"{server.http}/v1/playback/beacon"
+        async with httpx.AsyncClient() as client:
+            players = Beacons(server, client, sid)
+            for n in range(5):
+                assert (await players.send(f"viewer-{n}", f"tab-{n}", "playing")).status_code == 204
+            refused = await players.send("viewer-5", "tab-5", "playing")
+            assert refused.status_code == 429 and refused.json()["code"] == "RATE_LIMITED", refused.text
+            assert 1 <= int(refused.headers["retry-after"]) <= 60 and refused.headers["access-control-allow-origin"] == "*"
+            assert (await client.post(url, content=b"{not json")).status_code == 429, "counted before the body is read"
+        other = httpx.AsyncHTTPTransport(local_address="127.0.0.2")  # another client address (Linux loopback)
+        async with httpx.AsyncClient(transport=other) as client:
+            elsewhere = Beacons(server, client, sid)
+            elsewhere.sessions = players.sessions
+            assert (await elsewhere.send("viewer-5", "tab-5", "playing")).status_code == 204
+        assert await server.runtime.deps.viewers.concurrent(sid) == 6
+
+
+async def test_a_full_stream_refuses_new_sessions_with_503(settings: Settings) -> None:
+    async with run_server(settings.model_copy(update={"viewer_sessions_per_stream": 2}), workers=False) as server:
+        sid = await live_stream(server)
+        async with httpx.AsyncClient() as client:
+            players = Beacons(server, client, sid)
+            await players.all({"a": "viewer-a", "b": "viewer-b"})
+            full = await players.send("viewer-c", "c", "playing")
+            assert full.status_code == 503 and full.json()["code"] == "TOO_MANY_SESSIONS", full.text
+            assert full.headers["retry-after"] == "30"
+            await players.all({"a": "viewer-a", "b": "viewer-b"}, "paused")  # sessions already in keep working
+        assert await server.runtime.deps.viewers.concurrent(sid) == 0
 
 
 async def test_a_viewer_store_outage_answers_503_and_recovers(settings: Settings, private_redis: PrivateRedis) -> None:

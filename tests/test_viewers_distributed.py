@@ -20,17 +20,26 @@ from tests.conftest import TEST_SECRET
 from tests.helpers.client import gql_http
 from tests.helpers.processes import LivecastProcess, free_port, livecast_processes
 from tests.helpers.waiting import eventually
-from tests.test_playback_beacons import COUNTS, CountWatcher
+from tests.test_playback_beacons import COUNTS, SESSION, CountWatcher
 
 
-async def keep_playing(client: httpx.AsyncClient, stream_id: str, tabs: dict[str, tuple[str, str, str]]) -> None:
-    """Every tab (session -> (api base URL, viewer, state)) beacons its current state every 2 s until cancelled."""
+async def keep_playing(
+    client: httpx.AsyncClient, stream_id: str, tabs: dict[str, tuple[str, str, str]], sessions: dict[str, dict[str, str]]
+) -> None:
+    """Every tab (name -> (api base URL, viewer, state)) beacons its current state every 2 s until cancelled, with
+    its playback session (``sessions[name]``: ``{id, token}``)."""
     while True:
-        for session, (base, viewer, state) in list(tabs.items()):
-            body = {"streamId": stream_id, "viewerId": viewer, "sessionId": session, "state": state}
+        for tab, (base, viewer, state) in list(tabs.items()):
+            session = sessions[tab]
+            body = {"streamId": stream_id, "viewerId": viewer, "sessionId": session["id"], "sessionToken": session["token"],
+                    "state": state}  # fmt: skip
             response = await client.post(f"{base}/v1/playback/beacon", json=body)
             assert response.status_code == 204, response.text
         await asyncio.sleep(2)
+
+
+async def session_of(base: str, stream_id: str) -> dict[str, str]:
+    return (await gql_http(f"{base}/graphql", SESSION, {"id": stream_id}))["stream"]["playback"]["session"]
 
 
 async def _drop(redis: Redis, prefix: str) -> None:
@@ -81,7 +90,9 @@ async def test_two_api_processes_report_the_same_viewer_count(deps: Deps, databa
             a, b = bases
             tabs = {"a1": (a, "viewer-a", "playing"), "a2": (b, "viewer-a", "playing"), "b1": (b, "viewer-b", "playing"),
                     "b2": (a, "viewer-b", "playing"), "c1": (a, "viewer-c", "playing")}  # fmt: skip
-            player = asyncio.create_task(keep_playing(client, sid, tabs))
+            other = {a: b, b: a}  # sessions opened on one process are accepted by the other (same secret key)
+            sessions = {tab: await session_of(other[base], sid) for tab, (base, _, _) in tabs.items()}
+            player = asyncio.create_task(keep_playing(client, sid, tabs, sessions))
             try:
                 for watcher in watchers:
                     await eventually(lambda w=watcher: w.counts[-1:] == [3], timeout=30, what="CCV 3 on each process")

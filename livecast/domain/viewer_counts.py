@@ -5,7 +5,9 @@ count to the time series (``ViewerSample``), and when it changed, store ``Stream
 ``peak_viewer_count`` and publish ``ViewerCountUpdated`` (topic ``viewers``, stream and owner channels). A
 stream that stopped being live drops to 0 the same way. Then (every run, or every few runs: ``flush``) the
 sessions that beacons changed are written to ``ViewerSession`` in bulk (one upsert per batch of
-:data:`FLUSH_BATCH`, never one write per beacon) for live and recently ended streams.
+:data:`FLUSH_BATCH`, never one write per beacon) for live and recently ended streams, and the viewer store
+forgets the streams that are no longer live (an ended stream once its sessions are written): beacons of
+streams that are not live are refused, so nothing would ever read them again.
 """
 
 from __future__ import annotations
@@ -16,14 +18,12 @@ from datetime import UTC, datetime, timedelta
 from livecast.domain.deps import Deps
 from livecast.domain.events import VIEWERS, ViewerCountUpdated, owner_channel, stream_channel
 from livecast.domain.lifecycle import FINISHED
-from livecast.domain.models import Stream, StreamStatus
+from livecast.domain.models import Stream
 from livecast.domain.provider_monitoring import ViewerCountSource
 from livecast.domain.viewer_models import ViewerSample, ViewerSession
 from livecast.domain.viewer_store import SessionState
-from livecast.domain.viewers import Viewers
+from livecast.domain.viewers import COUNTED, Viewers
 
-COUNTED = (StreamStatus.LIVE, StreamStatus.RECONNECTING)
-"""Statuses in which viewers are counted (players may still be buffering through a reconnect)."""
 FLUSH_BATCH = 2000
 """Sessions written per upsert statement."""
 FLUSH_MAX_BATCHES = 20
@@ -40,6 +40,7 @@ class CountRun:
     counts: dict[str, int] = field(default_factory=dict)
     published: int = 0
     sessions_written: int = 0
+    streams_evicted: int = 0
 
 
 async def refresh(*, deps: Deps, flush: bool = True) -> CountRun:
@@ -64,8 +65,10 @@ async def refresh(*, deps: Deps, flush: bool = True) -> CountRun:
             run.published += 1
     if samples:
         await ViewerSample.bulk_create(samples)
-    stopped = await Stream.filter(viewer_count__gt=0).exclude(status__in=COUNTED).values(
-        "id", "owner_id", "viewer_count", "peak_viewer_count"
+    stopped = (
+        await Stream.filter(viewer_count__gt=0)
+        .exclude(status__in=COUNTED)
+        .values("id", "owner_id", "viewer_count", "peak_viewer_count")
     )
     for row in stopped:
         await _store_and_publish(deps, row, 0, at)
@@ -73,8 +76,10 @@ async def refresh(*, deps: Deps, flush: bool = True) -> CountRun:
     if not flush:
         return run
     recent = await Stream.filter(status__in=FINISHED, ended_at__gte=at - FLUSH_AFTER_END).values_list("id", flat=True)
-    for stream_id in {str(row["id"]) for row in live} | {str(i) for i in recent}:
+    live_ids, recent_ids = {str(row["id"]) for row in live}, {str(i) for i in recent}
+    for stream_id in live_ids | recent_ids:
         run.sessions_written += await flush_sessions(viewers=viewers, stream_id=stream_id)
+    run.streams_evicted = await viewers.evict(keep=live_ids, finishing=recent_ids)
     return run
 
 

@@ -2,8 +2,9 @@
 
 Per stream the store keeps
 
-* one state per playback session (``viewerId`` + ``sessionId``): last state, last beacon, whether it ever
-  played, since when it has been rebuffering, and its accumulated watch and buffering time;
+* one state per playback session (keyed by ``sessionId``; a session belongs to the ``viewerId`` of its first
+  beacon, later beacons cannot move it to another viewer): last state, last beacon, whether it ever played,
+  since when it has been rebuffering, and its accumulated watch and buffering time;
 * the *active* sessions: those whose latest beacon counts as watching (``playing``, or ``buffering`` for less
   than :data:`REBUFFER_LIMIT_MS` in a session that has played), scored by that beacon's time;
 * the *dirty* sessions: changed since they were last written to the database.
@@ -12,24 +13,39 @@ Concurrent viewers (CCV) at ``t`` = distinct viewer ids among active sessions se
 All times are integer milliseconds since the Unix epoch, given by the caller (an injectable clock). The
 memory store serves one process (embedded mode); :mod:`livecast.domain.viewer_store_redis` is the same
 contract on Redis, shared by every API and worker process.
+
+Bounds: a session without a beacon for ``session_ttl_ms`` is forgotten (once written to the database); a
+stream holds at most ``max_sessions_per_stream`` sessions and the memory store ``max_sessions`` in all: past
+them a *new* session is refused with :class:`StoreFull` (sessions already in keep working).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol
 
 REBUFFER_LIMIT_MS = 5 * 60 * 1000
 """A session rebuffering for this long (ms) no longer counts as a viewer (product brief)."""
 SESSION_TTL_MS = 3600 * 1000
-"""A session without any beacon for this long (ms) is forgotten by the store (already in the database)."""
+"""Default: a session without any beacon for this long (ms) is forgotten by the store (once in the database).
+Viewers set it to the session token's lifetime plus the window: a forgotten session's token has expired."""
+MAX_SESSIONS_PER_STREAM = 50_000
+"""Default cap on the sessions one stream holds in the store (``LIVECAST_VIEWER_SESSIONS_PER_STREAM``)."""
+MAX_SESSIONS = 200_000
+"""Default cap on all sessions of the memory store (``LIVECAST_VIEWER_SESSIONS_MAX``)."""
+FULL_PRUNE_MS = 1000
+"""When the memory store is full, every stream is pruned at most this often (ms) before refusing."""
 SEPARATOR = "|"
 """Between viewer id and session id in keys; ids cannot contain it (see ``viewers.ID_PATTERN``)."""
 
 
 class StoreUnavailable(Exception):
     """The viewer store cannot be reached (e.g. Redis is down); the beacon or count was not applied."""
+
+
+class StoreFull(Exception):
+    """A new session would pass the store's per-stream or total cap; nothing was stored (retry later)."""
 
 
 class PlayerState(str, Enum):
@@ -72,14 +88,16 @@ class SessionState:
     bitrate: int | None = None
 
     @property
-    def key(self) -> str:
+    def member(self) -> str:
+        """``<viewerId>|<sessionId>``: the session's entry among the active ones (Redis)."""
         return f"{self.viewer_id}{SEPARATOR}{self.session_id}"
 
 
 def advance(prev: SessionState | None, beacon: BeaconData, *, now: int, window_ms: int) -> tuple[SessionState, bool]:
     """The session after ``beacon`` at ``now`` and whether it now counts as a viewer.
 
-    The time since the previous beacon (at most ``window_ms``, so a silent tab is not watching) goes to the
+    A session keeps the viewer id of its first beacon (``prev.viewer_id``): one session token is one viewer,
+    whatever ``viewerId`` later beacons claim. The time since the previous beacon (at most ``window_ms``, so a silent tab is not watching) goes to the
     previous state: ``playing`` → watch time, ``buffering`` → buffering time. The Redis store runs the same
     rules in Lua (``viewer_store_redis.BEACON``); the store contract tests hold both to them.
     """
@@ -104,7 +122,7 @@ def advance(prev: SessionState | None, beacon: BeaconData, *, now: int, window_m
     )
     bitrate = beacon.bitrate if beacon.bitrate is not None or prev is None else prev.bitrate
     session = SessionState(
-        viewer_id=beacon.viewer_id, session_id=beacon.session_id, state=state, started_at=started, last_seen=now,
+        viewer_id=beacon.viewer_id if prev is None else prev.viewer_id, session_id=beacon.session_id, state=state, started_at=started, last_seen=now,
         played=played, buffering_since=since, watch_ms=watch, buffering_ms=max(buffered, beacon.buffering_ms),
         errors=max(errors, beacon.errors), bitrate=bitrate,
     )  # fmt: skip
@@ -117,7 +135,8 @@ class ViewerStore(Protocol):
     Methods raise :class:`StoreUnavailable` when the backing store cannot be reached."""
 
     async def record(self, stream_id: str, beacon: BeaconData, *, now: int, window_ms: int) -> bool:
-        """Apply one beacon (see :func:`advance`); mark the session dirty. Returns whether it counts."""
+        """Apply one beacon (see :func:`advance`); mark the session dirty. Returns whether it counts.
+        ``StoreFull`` for a new session past a cap (nothing stored)."""
 
     async def count(self, stream_id: str, *, since: int) -> int:
         """Distinct viewer ids with an active session seen at or after ``since`` (ms); forgets older ones."""
@@ -128,53 +147,112 @@ class ViewerStore(Protocol):
     async def put_back(self, stream_id: str, sessions: list[SessionState]) -> None:
         """Mark sessions dirty again (their database write failed)."""
 
+    async def evict(self, *, keep: set[str], finishing: set[str]) -> int:
+        """Forget the streams not in ``keep`` (no longer live); one in ``finishing`` (its sessions are being
+        written) only once none of its sessions is dirty. Returns how many streams were forgotten. A store whose
+        keys expire by themselves (Redis) may do nothing."""
+
     async def close(self) -> None: ...
 
 
 @dataclass
 class _StreamViewers:
-    sessions: dict[str, SessionState]
-    active: dict[str, int]
-    dirty: set[str]
+    """One stream's sessions by session id, in order of their latest beacon (a beacon moves its session to the
+    end), so the idle ones are at the front; ``active``: counting sessions by session id → time of their
+    latest counting beacon, in the same order; ``dirty``: session ids not yet written."""
+
+    sessions: dict[str, SessionState] = field(default_factory=dict)
+    active: dict[str, int] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
 
 
 class MemoryViewerStore:
-    """One process's store (embedded mode). Forgets sessions idle for :data:`SESSION_TTL_MS`."""
+    """One process's store (embedded mode), bounded: each beacon first forgets what expired at the front of its
+    stream (stale active entries, written sessions idle for ``session_ttl_ms``), so the cost is amortised O(1)
+    and memory does not wait for the next count; new sessions past ``max_sessions_per_stream`` or
+    ``max_sessions`` are refused (``StoreFull``)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        max_sessions_per_stream: int = MAX_SESSIONS_PER_STREAM,
+        max_sessions: int = MAX_SESSIONS,
+        session_ttl_ms: int = SESSION_TTL_MS,
+    ) -> None:
         self._streams: dict[str, _StreamViewers] = {}
-
-    def _of(self, stream_id: str) -> _StreamViewers:
-        found = self._streams.get(stream_id)
-        if found is None:
-            found = self._streams[stream_id] = _StreamViewers({}, {}, set())
-        return found
+        self.max_sessions_per_stream = max_sessions_per_stream
+        self.max_sessions = max_sessions
+        self.session_ttl_ms = session_ttl_ms
+        self.total = 0
+        """Sessions held, all streams."""
+        self._pruned_all_at = -FULL_PRUNE_MS
 
     async def record(self, stream_id: str, beacon: BeaconData, *, now: int, window_ms: int) -> bool:
-        viewers = self._of(stream_id)
-        key = f"{beacon.viewer_id}{SEPARATOR}{beacon.session_id}"
-        session, counts = advance(viewers.sessions.get(key), beacon, now=now, window_ms=window_ms)
-        viewers.sessions[key] = session
+        viewers = self._streams.get(stream_id)
+        key = beacon.session_id
+        prev = viewers.sessions.pop(key, None) if viewers is not None else None
+        if prev is None:
+            viewers = self._make_room(stream_id, viewers, now=now, window_ms=window_ms)
+            self.total += 1
+        assert viewers is not None
+        session, counts = advance(prev, beacon, now=now, window_ms=window_ms)
+        viewers.sessions[key] = session  # at the end: the most recent beacon
+        viewers.active.pop(key, None)
         if counts:
             viewers.active[key] = now
-        else:
-            viewers.active.pop(key, None)
         viewers.dirty.add(key)
+        self._prune(viewers, now=now, window_ms=window_ms)
         return counts
+
+    def _make_room(self, stream_id: str, viewers: _StreamViewers | None, *, now: int, window_ms: int) -> _StreamViewers:
+        """The stream's entry, with room for one more session; ``StoreFull`` if there is none."""
+        if viewers is not None and len(viewers.sessions) >= self.max_sessions_per_stream:
+            self._prune(viewers, now=now, window_ms=window_ms)
+            if len(viewers.sessions) >= self.max_sessions_per_stream:
+                raise StoreFull(f"this stream has {len(viewers.sessions)} playback sessions, the most allowed")
+        if self.total >= self.max_sessions and now - self._pruned_all_at >= FULL_PRUNE_MS:
+            self._pruned_all_at = now
+            for other in list(self._streams.values()):
+                self._prune(other, now=now, window_ms=window_ms)
+        if self.total >= self.max_sessions:
+            raise StoreFull(f"the viewer store holds {self.total} playback sessions, the most allowed")
+        if viewers is None:
+            viewers = self._streams[stream_id] = _StreamViewers()
+        return viewers
+
+    def _prune(self, viewers: _StreamViewers, *, now: int, window_ms: int) -> None:
+        """Forget stale active entries and written idle sessions from the front (oldest beacon first)."""
+        active, sessions = viewers.active, viewers.sessions
+        while active:
+            key = next(iter(active))
+            if active[key] >= now - window_ms:
+                break
+            del active[key]
+        while sessions:
+            key = next(iter(sessions))
+            if sessions[key].last_seen >= now - self.session_ttl_ms or key in viewers.dirty:
+                break
+            del sessions[key]
+            active.pop(key, None)
+            self.total -= 1
 
     async def count(self, stream_id: str, *, since: int) -> int:
         viewers = self._streams.get(stream_id)
         if viewers is None:
             return 0
-        stale = [key for key, seen in viewers.active.items() if seen < since]
-        for key in stale:
+        for key in [key for key, seen in viewers.active.items() if seen < since]:
             del viewers.active[key]
-        idle = [k for k, s in viewers.sessions.items() if s.last_seen < since - SESSION_TTL_MS and k not in viewers.dirty]
-        for key in idle:
+        for key in [
+            k
+            for k, s in viewers.sessions.items()
+            if s.last_seen < since - self.session_ttl_ms and k not in viewers.dirty
+        ]:
             del viewers.sessions[key]
+            viewers.active.pop(key, None)
+            self.total -= 1
         if not viewers.sessions:
             del self._streams[stream_id]
-        return len({key.split(SEPARATOR, 1)[0] for key in viewers.active})
+        return len({viewers.sessions[key].viewer_id for key in viewers.active if key in viewers.sessions})
 
     async def take_dirty(self, stream_id: str, *, limit: int) -> list[SessionState]:
         viewers = self._streams.get(stream_id)
@@ -188,10 +266,21 @@ class MemoryViewerStore:
         return taken
 
     async def put_back(self, stream_id: str, sessions: list[SessionState]) -> None:
-        viewers = self._of(stream_id)
+        viewers = self._streams.get(stream_id)
+        if viewers is None:
+            viewers = self._streams[stream_id] = _StreamViewers()
         for session in sessions:
-            viewers.sessions.setdefault(session.key, session)
-            viewers.dirty.add(session.key)
+            if session.session_id not in viewers.sessions:
+                viewers.sessions[session.session_id] = session
+                self.total += 1
+            viewers.dirty.add(session.session_id)
+
+    async def evict(self, *, keep: set[str], finishing: set[str]) -> int:
+        gone = [s for s, v in self._streams.items() if s not in keep and not (s in finishing and v.dirty)]
+        for stream_id in gone:
+            self.total -= len(self._streams.pop(stream_id).sessions)
+        return len(gone)
 
     async def close(self) -> None:
         self._streams.clear()
+        self.total = 0

@@ -3,9 +3,16 @@ worker runs the viewer count reads the same data, so all processes agree.
 
 Keys of one stream share the hash tag ``{<streamId>}``:
 
-* ``lcv:{s}:s:<viewerId>|<sessionId>``  hash: the session (fields below), expires after an hour without beacons;
+* ``lcv:{s}:s:<sessionId>``  hash: the session (fields below, ``v`` its viewer id, set by its first beacon),
+  expires after ``session_ttl_ms`` without beacons;
 * ``lcv:{s}:active``  sorted set: ``<viewerId>|<sessionId>`` scored by the time (ms) of its last counting beacon;
-* ``lcv:{s}:dirty``  set: sessions changed since the last database flush.
+* ``lcv:{s}:dirty``  set: session ids changed since the last database flush;
+* ``lcv:{s}:sessions``  sorted set: every session id scored by its last beacon (ms), for the per-stream cap: a
+  new session first drops the members idle past the TTL (their hashes have expired), then is refused (the
+  script returns -1, :class:`StoreFull`) when ``max_sessions_per_stream`` remain.
+
+There is no cap across streams here: a global counter would be a key outside the stream's hash slot (not
+possible in one script on Redis Cluster); Redis's ``maxmemory`` bounds the whole.
 
 A beacon is one ``EVALSHA`` (read the session, apply :func:`livecast.domain.viewer_store.advance`'s rules,
 write it, update the active and dirty sets), atomic. Beacons arriving while a round trip is in flight are sent
@@ -24,10 +31,12 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from livecast.domain.viewer_store import (
+    MAX_SESSIONS_PER_STREAM,
     REBUFFER_LIMIT_MS,
     SESSION_TTL_MS,
     BeaconData,
     SessionState,
+    StoreFull,
     StoreUnavailable,
 )
 
@@ -38,23 +47,28 @@ POOL_SIZE, POOL_TIMEOUT = 16, 5.0
 
 PREFIX = "lcv"
 
-# ARGV: now, state, reported buffering ms, bitrate ('' unknown), errors, member, window ms, rebuffer limit ms,
-# ttl ms, viewer id, session id. Mirrors viewer_store.advance (the contract tests run both).
+# KEYS: session hash, active, dirty, sessions. ARGV: now, state, reported buffering ms, bitrate ('' unknown),
+# errors, window ms, rebuffer limit ms, ttl ms, viewer id, session id, max sessions of the stream.
+# Mirrors viewer_store.advance (the contract tests run both). Returns 1 counts, 0 does not, -1 full (nothing done).
 BEACON = """
-local now = tonumber(ARGV[1])
-local state = ARGV[2]
-local f = redis.call('HMGET', KEYS[1], 'st', 't', 't0', 'p', 'bs', 'w', 'b', 'e', 'br')
+local now, state, bitrate = tonumber(ARGV[1]), ARGV[2], ARGV[4]
+local window, rebuffer_limit, ttl = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local viewer, session = ARGV[9], ARGV[10]
+local f = redis.call('HMGET', KEYS[1], 'st', 't', 't0', 'p', 'bs', 'w', 'b', 'e', 'br', 'v')
 local prev = f[1]
 local watch, buffered, started, played, since, errors = 0, 0, now, false, 0, 0
-local bitrate = ARGV[4]
 if prev then
+  viewer = f[10] or viewer
   watch = tonumber(f[6]); buffered = tonumber(f[7]); started = tonumber(f[3])
   played = f[4] == '1'; since = tonumber(f[5]); errors = tonumber(f[8])
   local gap = now - tonumber(f[2])
   if gap < 0 then gap = 0 end
-  if gap > tonumber(ARGV[7]) then gap = tonumber(ARGV[7]) end
+  if gap > window then gap = window end
   if prev == 'playing' then watch = watch + gap elseif prev == 'buffering' then buffered = buffered + gap end
   if bitrate == '' then bitrate = f[9] or '' end
+else
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - tonumber(ttl)))
+  if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[11]) then return -1 end
 end
 if state == 'playing' then played = true end
 if state == 'buffering' then
@@ -62,16 +76,16 @@ if state == 'buffering' then
 else
   since = 0
 end
-local counts = state == 'playing' or (state == 'buffering' and played and now - since < tonumber(ARGV[8]))
+local counts = state == 'playing' or (state == 'buffering' and played and now - since < rebuffer_limit)
 if tonumber(ARGV[3]) > buffered then buffered = tonumber(ARGV[3]) end
 if tonumber(ARGV[5]) > errors then errors = tonumber(ARGV[5]) end
-redis.call('HSET', KEYS[1], 'v', ARGV[10], 's', ARGV[11], 'st', state, 't', now, 't0', started,
+local member = viewer .. '|' .. session
+redis.call('HSET', KEYS[1], 'v', viewer, 's', session, 'st', state, 't', now, 't0', started,
   'p', played and '1' or '0', 'bs', since, 'w', watch, 'b', buffered, 'e', errors, 'br', bitrate)
-redis.call('PEXPIRE', KEYS[1], ARGV[9])
-if counts then redis.call('ZADD', KEYS[2], now, ARGV[6]) else redis.call('ZREM', KEYS[2], ARGV[6]) end
-redis.call('SADD', KEYS[3], ARGV[6])
-redis.call('PEXPIRE', KEYS[2], ARGV[9])
-redis.call('PEXPIRE', KEYS[3], ARGV[9])
+if counts then redis.call('ZADD', KEYS[2], now, member) else redis.call('ZREM', KEYS[2], member) end
+redis.call('SADD', KEYS[3], session)
+redis.call('ZADD', KEYS[4], now, session)
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
 if counts then return 1 end
 return 0
 """
@@ -101,10 +115,17 @@ def _tag(stream_id: str) -> str:
 
 
 class RedisViewerStore:
-    """``ViewerStore`` on the Redis at ``url``. Methods raise ``StoreUnavailable`` when Redis fails."""
+    """``ViewerStore`` on the Redis at ``url``. Methods raise ``StoreUnavailable`` when Redis fails.
+    ``session_ttl_ms``: a session's keys expire this long after its last beacon; ``max_sessions_per_stream``:
+    cap on the sessions of one stream (``StoreFull`` past it)."""
 
-    def __init__(self, url: str) -> None:
-        pool = BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_TIMEOUT, decode_responses=True)
+    def __init__(
+        self, url: str, *, session_ttl_ms: int = SESSION_TTL_MS, max_sessions_per_stream: int = MAX_SESSIONS_PER_STREAM
+    ) -> None:
+        self.session_ttl_ms, self.max_sessions_per_stream = session_ttl_ms, max_sessions_per_stream
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=POOL_TIMEOUT, decode_responses=True
+        )
         self.redis = Redis.from_pool(pool)  # aclose() closes the pool too
         self._beacon = self.redis.register_script(BEACON)
         self._count = self.redis.register_script(COUNT)
@@ -114,15 +135,19 @@ class RedisViewerStore:
 
     async def record(self, stream_id: str, beacon: BeaconData, *, now: int, window_ms: int) -> bool:
         tag = _tag(stream_id)
-        member = f"{beacon.viewer_id}|{beacon.session_id}"
         bitrate = "" if beacon.bitrate is None else beacon.bitrate
-        args: list[object] = [now, beacon.state.value, beacon.buffering_ms, bitrate, beacon.errors, member, window_ms,
-                              REBUFFER_LIMIT_MS, SESSION_TTL_MS, beacon.viewer_id, beacon.session_id]  # fmt: skip
+        args: list[object] = [now, beacon.state.value, beacon.buffering_ms, bitrate, beacon.errors, window_ms,
+                              REBUFFER_LIMIT_MS, self.session_ttl_ms, beacon.viewer_id, beacon.session_id,
+                              self.max_sessions_per_stream]  # fmt: skip
+        keys = [f"{tag}:s:{beacon.session_id}", f"{tag}:active", f"{tag}:dirty", f"{tag}:sessions"]
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self._queue.append(([f"{tag}:s:{member}", f"{tag}:active", f"{tag}:dirty"], args, future))
+        self._queue.append((keys, args, future))
         if self._sender is None:
             self._sender = asyncio.create_task(self._send())
-        return bool(await future)
+        result = await future
+        if result == -1:
+            raise StoreFull(f"this stream has {self.max_sessions_per_stream} playback sessions, the most allowed")
+        return bool(result)
 
     async def _send(self) -> None:
         """Send queued beacons, one pipeline at a time, until the queue is empty."""
@@ -137,7 +162,9 @@ class RedisViewerStore:
                     if future.done():  # the request went away
                         continue
                     if isinstance(result, Exception):
-                        future.set_exception(result if isinstance(result, StoreUnavailable) else StoreUnavailable(str(result)))
+                        future.set_exception(
+                            result if isinstance(result, StoreUnavailable) else StoreUnavailable(str(result))
+                        )
                     else:
                         future.set_result(result)
         finally:
@@ -160,9 +187,13 @@ class RedisViewerStore:
     async def put_back(self, stream_id: str, sessions: list[SessionState]) -> None:
         if sessions:
             try:
-                await self.redis.sadd(f"{_tag(stream_id)}:dirty", *(s.key for s in sessions))
+                await self.redis.sadd(f"{_tag(stream_id)}:dirty", *(s.session_id for s in sessions))
             except RedisError as e:
                 raise StoreUnavailable(f"viewer store: {e}") from e
+
+    async def evict(self, *, keep: set[str], finishing: set[str]) -> int:
+        """Nothing to do: every key of a stream expires ``session_ttl_ms`` after its last beacon."""
+        return 0
 
     async def close(self) -> None:
         if self._sender is not None:

@@ -1,4 +1,5 @@
-"""Signed playback: the ``createPlaybackToken`` mutation and its ``PlaybackToken`` type."""
+"""Signed playback: the ``createPlaybackToken`` mutation and its ``PlaybackToken`` type; the ``PlaybackSession``
+type of ``Stream.playback.session`` (what playback beacons carry)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from livecast.domain.playback import IssuedToken
+from livecast.domain.playback_sessions import PlaybackSession as Session
 from livecast.resolvers import playback as resolve
 from livecast.schema.context import Info
 from livecast.schema.errors import NotFoundError, ProviderError, UnauthenticatedError, ValidationError
@@ -24,6 +26,25 @@ class PlaybackToken:
     @classmethod
     def of(cls, issued: IssuedToken) -> PlaybackToken:
         return cls(token=issued.token, expires_at=issued.expires_at, hls_url=issued.hls_url)
+
+
+@strawberry.type(
+    description="One player's playback session: every playback beacon sends `id` as `sessionId` and `token` as "
+    "`sessionToken` (see the README). A beacon accepted after half the token's lifetime is answered with a fresh "
+    "token for the same session (HTTP 200 `{sessionToken, expiresAt}`); use it from then on."
+)
+class PlaybackSession:
+    id: strawberry.ID = strawberry.field(description="The session id (server-generated; one per player).")
+    token: str = strawberry.field(
+        description="Signed for this stream and session until `expiresAt` (HMAC-SHA256; opaque to players)."
+    )
+    expires_at: datetime = strawberry.field(
+        description="When the token stops being accepted (UTC); LIVECAST_PLAYBACK_SESSION_TTL_SECONDS after issue."
+    )
+
+    @classmethod
+    def of(cls, session: Session) -> PlaybackSession:
+        return cls(id=strawberry.ID(session.id), token=session.token, expires_at=session.expires_at)
 
 
 PlaybackTokenResult = Annotated[

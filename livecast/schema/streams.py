@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
+from graphql import OperationType
 
 from livecast.domain import models
 from livecast.domain.errors import DomainError
 from livecast.resolvers import broadcast as resolve_broadcast
 from livecast.resolvers import chat as resolve_chat
 from livecast.resolvers import health as resolve_health
+from livecast.resolvers import playback as resolve_playback
 from livecast.resolvers import simulcast as resolve_simulcast
 from livecast.resolvers import streams as resolve
 from livecast.schema.chat import ChatMessage
@@ -22,12 +24,14 @@ from livecast.schema.errors import (
     InvalidStateError,
     NotFoundError,
     ProviderError,
+    RateLimitedError,
     UnauthenticatedError,
     ValidationError,
     to_graphql_error,
 )
 from livecast.schema.health import AlertThresholds, HealthSample
 from livecast.schema.moderation import ChatSettings, settings_of
+from livecast.schema.playback import PlaybackSession
 from livecast.schema.results import as_result
 from livecast.schema.simulcast import SimulcastTarget
 from livecast.schema.stream_inputs import CreateStreamInput, UpdateStreamInput, stream_fields
@@ -56,6 +60,17 @@ class Playback:
         description="A second way to watch while `hlsUrl` is unavailable; LiveKit streams whose egress failed: "
         "`<LiveKit wss URL>?room=<room>`, join it with `createViewerToken` (WebRTC). Null otherwise.",
     )
+    stream_id: strawberry.Private[str] = ""
+
+    @strawberry.field(
+        description="A new playback session for one player (each read opens another: read it once per player), "
+        "whose id and token its beacons carry; only beacons with a valid token count as a viewer. Null in "
+        "subscriptions (results there may be shared between viewers): ask with a query."
+    )
+    def session(self, info: Info) -> PlaybackSession | None:
+        if info.operation.operation is OperationType.SUBSCRIPTION:
+            return None
+        return PlaybackSession.of(resolve_playback.open_session(info.context, self.stream_id))
 
 
 @strawberry.type
@@ -186,7 +201,7 @@ class Stream:
             p = resolve.playback(info.context, self.model)
         return Playback(
             hls_url=p.hls_url, policy=models.PlaybackPolicy(p.policy), beacon_url=resolve.beacon_url(info.context),
-            fallback=p.fallback,
+            fallback=p.fallback, stream_id=str(self.id),
         )
 
 
@@ -214,9 +229,11 @@ class DeletedStream:
 
 
 StreamResult = Annotated[
-    Stream | ValidationError | NotFoundError | ForbiddenError | UnauthenticatedError | InvalidStateError | ProviderError,
+    Stream | ValidationError | NotFoundError | ForbiddenError | UnauthenticatedError | InvalidStateError | ProviderError
+    | RateLimitedError,
     strawberry.union("StreamResult"),
-]
+]  # fmt: skip
+"""``RateLimitedError``: ``createStream`` past the per-user creation rate."""
 DeleteStreamResult = Annotated[
     DeletedStream | NotFoundError | ForbiddenError | UnauthenticatedError | InvalidStateError | ProviderError,
     strawberry.union("DeleteStreamResult"),

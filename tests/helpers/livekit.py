@@ -14,11 +14,11 @@ from livekit import api as lk_api
 from livecast.domain import viewer_counts
 from livecast.domain.auth import Principal, ensure_user
 from livecast.domain.deps import Deps
-from livecast.domain.viewers import Beacon
 from livecast.providers.base import ProviderEvent
 from livecast.settings import Settings
 from tests.emulators.livekit import LiveKitEmulator, livekit_settings
 from tests.emulators.mux import MuxEmulator, mux_settings
+from tests.helpers.beacons import player
 
 
 def paired_with_mux(settings: Settings, lk: LiveKitEmulator, mux: MuxEmulator) -> Settings:
@@ -63,6 +63,7 @@ def webhook(kind: str, room: str, *, participant: Any = None, egress: Any = None
 
 
 async def beacon(deps: Deps, stream_id: str, state: str) -> int:
-    """One player's beacon, then the periodic viewer count; returns the stream's viewer count."""
-    await deps.viewers.record(Beacon(stream_id=uuid.UUID(stream_id), viewer_id="v-1", session_id="s-1", state=state))  # type: ignore[arg-type]
+    """One player's beacon (the same player and session each time for a stream, with a genuine session token),
+    then the periodic viewer count; returns the stream's viewer count."""
+    await player(deps.viewers, stream_id, "v-1").send(state)
     return (await viewer_counts.refresh(deps=deps)).counts[stream_id]
