@@ -131,11 +131,13 @@ async def test_a_token_of_no_user_is_unauthenticated(server: Server, api: str, s
     assert await me_codes(api, token) == ["UNAUTHENTICATED"]
     result = (await gql_http(api, CREATE, token=token))["createStream"]
     assert (result["__typename"], result["code"]) == ("UnauthenticatedError", "UNAUTHENTICATED")
-    async with websockets.connect(server.graphql_ws, subprotocols=["graphql-transport-ws"]) as ws:  # in connection_init
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            await asyncio.wait_for(ws.recv(), 5)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    for protocol in ("graphql-transport-ws", "graphql-ws"):  # in connection_init
+        async with websockets.connect(server.graphql_ws, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:  # graphql-ws says connection_error first
+                    assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_error"
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403, protocol
 
 
 async def test_token_revoke_refuses_old_tokens_and_new_ones_work(server: Server) -> None:
