@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 import websockets
@@ -121,6 +122,11 @@ async def test_a_deleted_users_token_is_refused(server: Server, api: str) -> Non
     result = (await gql_http(api, CREATE, token=token))["createStream"]
     assert result == {"__typename": "UnauthenticatedError", "code": "UNAUTHENTICATED", "message": result["message"]}
     assert "no longer exists" in result["message"]
+    async with httpx.AsyncClient(base_url=server.http) as client:  # the plain HTTP routes ask the same authenticator
+        csv = await client.get(
+            f"/v1/streams/{uuid.uuid4()}/analytics.csv", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert (csv.status_code, csv.json()["code"]) == (401, "UNAUTHENTICATED"), csv.text
 
 
 @pytest.mark.parametrize(
