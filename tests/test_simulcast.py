@@ -136,17 +136,17 @@ async def test_bad_targets_are_validation_errors(server: Server, mux_emulator: M
 async def test_target_refusals(server: Server, mux_emulator: MuxEmulator) -> None:
     alice, bob = await server.token("alice"), await server.token("bob")
     sid = (await create_stream(server.graphql_http, alice, provider="mux"))["id"]
-    assert (await add(server, bob, sid, "rtmp://x/y", "k"))["code"] == "FORBIDDEN"
+    assert (await add(server, bob, sid, "rtmp://live.example.com/app", "k"))["code"] == "FORBIDDEN"
     (mux_id,) = mux_emulator.live_streams
     mux_emulator.set_status(mux_id, "active")
-    busy = await add(server, alice, sid, "rtmp://x/y", "k")
+    busy = await add(server, alice, sid, "rtmp://live.example.com/app", "k")
     assert busy["code"] == "PROVIDER_ERROR" and busy["retryable"] is False
     assert "only be added while the live stream is idle" in busy["message"]
     local = (await create_stream(server.graphql_http, alice))["id"]
-    unsupported = await add(server, alice, local, "rtmp://x/y", "k")
+    unsupported = await add(server, alice, local, "rtmp://live.example.com/app", "k")
     assert unsupported["code"] == "PROVIDER_ERROR" and "local pipeline" in unsupported["message"]
     await gql_http(server.graphql_http, CANCEL, {"id": local}, alice)
-    cancelled = await add(server, alice, local, "rtmp://x/y", "k")
+    cancelled = await add(server, alice, local, "rtmp://live.example.com/app", "k")
     assert (cancelled["code"], cancelled["currentStatus"]) == ("INVALID_STATE", "CANCELLED")
     assert await SimulcastTarget.all().count() == 0
 

@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from urllib.parse import urlsplit
 
 from livecast.domain import lifecycle, streams
 from livecast.domain.auth import Principal
 from livecast.domain.deps import Deps
 from livecast.domain.errors import InvalidState, NotFound, ValidationFailed, provider_failure
 from livecast.domain.provider_models import SimulcastStatus, SimulcastTarget
+from livecast.domain.urls import public_url
 from livecast.providers.base import ProviderError
 
-URL_MAX = 2048
 KEY_MAX = 512
 SCHEMES = ("rtmp", "rtmps")
 
 
 def _url(value: str) -> str:
-    url = value.strip()
-    parts = urlsplit(url)
-    if len(url) > URL_MAX or parts.scheme.lower() not in SCHEMES or not parts.hostname:
-        raise ValidationFailed(f"url must be an rtmp:// or rtmps:// URL of at most {URL_MAX} characters", field="url")
-    return url
+    """An rtmp(s) URL on a public host (``urls.public_url``); Mux takes it as the target's ``url``."""
+    return public_url(value, field="url", schemes=SCHEMES)
 
 
 def _key(value: str) -> str:

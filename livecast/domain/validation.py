@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
 
 from livecast.domain.errors import ValidationFailed
 from livecast.domain.models import LatencyMode, PlaybackPolicy
+from livecast.domain.urls import public_url
 
 
 class _Unset:
@@ -21,7 +21,6 @@ UNSET: Any = _Unset()
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
-URL_MAX = 2048
 RECONNECT_WINDOW_MAX = 1800
 """Seconds; Mux's limit for ``reconnect_window``."""
 MAX_DURATION_RANGE = (60, 12 * 3600)
@@ -74,10 +73,8 @@ def _description(value: str) -> str:
 
 
 def _url(value: str) -> str:
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc or len(value) > URL_MAX:
-        raise ValidationFailed(f"thumbnailUrl must be an http(s) URL of at most {URL_MAX} characters", field="thumbnailUrl")
-    return value
+    """An http(s) URL on a public host (``urls.public_url``)."""
+    return public_url(value, field="thumbnailUrl", schemes=("http", "https"))
 
 
 def _scheduled(value: datetime) -> datetime:
