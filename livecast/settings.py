@@ -78,7 +78,8 @@ class Settings(BaseSettings):
     ingest_idle_timeout: float = Field(15.0, gt=0)
     """Seconds without any bytes from a publishing encoder before the connection is dropped."""
     ingest_max_pending_per_address: int = Field(8, ge=1)
-    """RTMP connections one client address (IPv6: one /64) may have open before publishing; more are closed at once."""
+    """RTMP connections one client address (IPv6: one /64) may have open before publishing; more are closed at once.
+    Behind a TCP proxy every encoder has the proxy's address: raise it to the encoders that may connect at once."""
     ingest_max_pending: int = Field(256, ge=1)
     """RTMP connections not publishing yet, from all clients together; more are closed at once."""
     lifecycle_check_seconds: float = Field(5.0, gt=0)

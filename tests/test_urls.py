@@ -33,7 +33,7 @@ GOOD = [
 
 BAD = [
     # scheme, shape, length
-    ("javascript:alert(1)", HTTP, "must be a http:// or https:// URL"),
+    ("javascript:alert(1)", HTTP, "must be an absolute http:// or https:// URL"),
     ("ftp://example.com/x.png", HTTP, "URL"),
     ("rtmp://live.example.com/app", HTTP, "URL"),
     ("https://live.example.com/app", RTMP, "rtmp:// or rtmps://"),

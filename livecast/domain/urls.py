@@ -65,7 +65,7 @@ def public_url(value: str, *, field: str, schemes: Collection[str]) -> str:
     except ValueError:
         raise ValidationFailed(f"{field} must be a valid {wanted} URL", field=field) from None
     if parts.scheme not in schemes or not parts.netloc:
-        raise ValidationFailed(f"{field} must be a {wanted} URL of at most {URL_MAX} characters", field=field)
+        raise ValidationFailed(f"{field} must be an absolute {wanted} URL", field=field)
     if "@" in parts.netloc:
         raise ValidationFailed(f"{field} must not contain a user name or password", field=field)
     _check_port(parts, field)

@@ -46,6 +46,27 @@ async def test_large_messages_announced_before_publish_are_dropped(target: Targe
         await close_all(clients)
 
 
+async def test_a_trickled_message_announced_before_publish_is_dropped_at_once(target: Target) -> None:
+    """Each connection sets the largest chunk size (16 MiB), announces an 8 MiB message, then trickles it."""
+    clients = await opened(target, PER_ADDRESS)
+
+    async def trickle(client: RawRTMP) -> float | None:
+        """Seconds from the announcement to the server closing the connection (``None``: still open after 1 s)."""
+        await client.send(set_chunk_size(0xFFFFFF) + chunk_header(3, length=8 * MIB, type_id=rtmp.MSG_VIDEO))
+        announced = time.monotonic()
+        while time.monotonic() - announced < DEADLINE:
+            if not await client.send(bytes(1024)) or await client.closed_by_server(0.05):
+                return time.monotonic() - announced
+        return None
+
+    try:
+        async with target.attack(requests=PER_ADDRESS):
+            dropped_after = await asyncio.gather(*(trickle(client) for client in clients))
+        assert None not in dropped_after, f"still open after {DEADLINE} s: {dropped_after}"
+    finally:
+        await close_all(clients)
+
+
 async def test_a_huge_connect_command_does_not_stall_the_server(target: Target) -> None:
     """One ``connect`` of 512 KiB of tiny AMF properties: decoding it would hold the event loop for seconds."""
     properties = b"".join(struct.pack(">H", 4) + f"p{i:03x}".encode() + b"\x00" + bytes(8) for i in range(4096))
