@@ -5,8 +5,10 @@
 What it does:
 
 1. Starts ``livecast serve`` in a fresh temporary directory (own SQLite DB, free port, no RTMP ingest, embedded
-   jobs: the viewer count runs every 5 s inside it), creates a token and one stream, and marks the stream live
-   through the domain (as the ingest would), so no encoder competes for the CPU.
+   jobs: the viewer count runs every 5 s inside it; the beacon rate limit per address raised, since every
+   simulated player shares 127.0.0.1), creates a token and one stream, marks the stream live through the domain
+   (as the ingest would), so no encoder competes for the CPU, and opens one playback session per viewer with
+   ``stream { playback { session { id token } } }`` (:data:`SESSIONS_PER_QUERY` aliases per query).
 2. A separate load process (raw HTTP/1.1 on asyncio + uvloop, keep-alive connections shared by the viewers,
    as a load balancer's upstream pool would be) starts the viewers evenly over the first interval; each sends
    ``playing`` every interval. From ``--leave-after`` s, every 10th viewer sends ``ended`` and stops; from
@@ -41,14 +43,25 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import (  # noqa: E402 - the ingest benchmark's process helpers
-    SERVER_PROBLEM, BenchError, free_port, graphql, livecast_command, percentile, proc_cpu_seconds, stop_process, tail,
-    run_in_tempdir, wait_healthy,
+from ingest import (
+    SERVER_PROBLEM,
+    BenchError,
+    free_port,
+    graphql,
+    livecast_command,
+    percentile,
+    proc_cpu_seconds,
+    run_in_tempdir,
+    stop_process,
+    tail,
+    wait_healthy,
 )  # fmt: skip
 
 TARGET_LAG = 10.0
 CREATE = 'mutation { createStream(input: {title: "bench"}) { __typename ... on Stream { id } ... on Error { message } } }'
 COUNT = "query($id: ID!) { stream(id: $id) { viewerCount } }"
+SESSIONS_PER_QUERY = 20
+"""Playback sessions opened per GraphQL query (aliases of ``stream { playback { session } }``)."""
 ANALYTICS = "query($id: ID!) { streamAnalytics(streamId: $id) { totalViews peakConcurrentViewers } }"
 
 
@@ -56,7 +69,8 @@ ANALYTICS = "query($id: ID!) { streamAnalytics(streamId: $id) { totalViews peakC
 
 
 class Load:
-    """Viewers ``0..n-1`` (``v<i>``, one session each); group ``i % 10``: 0 ends, 1 goes silent, others play on."""
+    """Viewers ``0..n-1`` (``v<i>``, one session each: ``cfg["sessions"][i]`` = ``[id, token]``); group ``i % 10``:
+    0 ends, 1 goes silent, others play on."""
 
     def __init__(self, cfg: dict) -> None:
         self.cfg = cfg
@@ -71,8 +85,9 @@ class Load:
         self.pending = 0
 
     def body(self, i: int, state: str) -> bytes:
-        return (f'{{"streamId":"{self.cfg["stream_id"]}","viewerId":"v{i}","sessionId":"s{i}",'
-                f'"state":"{state}","bufferingMs":0,"bitrate":2500000,"errors":0}}').encode()  # fmt: skip
+        session, token = self.cfg["sessions"][i]
+        return (f'{{"streamId":"{self.cfg["stream_id"]}","viewerId":"v{i}","sessionId":"{session}",'
+                f'"sessionToken":"{token}","state":"{state}","bufferingMs":0,"bitrate":2500000,"errors":0}}').encode()  # fmt: skip
 
     async def schedule(self) -> None:
         cfg, t0, n = self.cfg, self.cfg["t0"], self.cfg["viewers"]
@@ -120,7 +135,7 @@ class Load:
                         self.errors[type(e).__name__] = self.errors.get(type(e).__name__, 0) + 1
             self.pending -= 1
             done = time.time()
-            if status != 204:
+            if status not in (200, 204):  # 200: accepted with a renewed token (not due within a run: see run())
                 if status:
                     self.errors[str(status)] = self.errors.get(str(status), 0) + 1
                 continue
@@ -183,6 +198,19 @@ async def mark_live(database_url: str, stream_id: str) -> None:
         await db.close_db()
 
 
+def open_sessions(client: httpx.Client, url: str, token: str, stream_id: str, n: int) -> list[list[str]]:
+    """``n`` playback sessions (``[id, token]``) of the stream, as players open them."""
+    sessions: list[list[str]] = []
+    while len(sessions) < n:
+        batch = min(SESSIONS_PER_QUERY, n - len(sessions))
+        query = "query($id: ID!) { " + " ".join(
+            f"s{k}: stream(id: $id) {{ playback {{ session {{ id token }} }} }}" for k in range(batch)
+        ) + " }"
+        data = graphql(client, url, token, query, {"id": stream_id})
+        sessions += [[data[f"s{k}"]["playback"]["session"]["id"], data[f"s{k}"]["playback"]["session"]["token"]] for k in range(batch)]
+    return sessions
+
+
 def lags(events: list[float], counts: list[tuple[float, int]], target: int, step: int) -> list[float]:
     """Per event (sorted), seconds until the polled count first reached ``target + step * rank`` (rank from 1;
     ``step`` +1 for joins, -1 for leaves). Events never reflected get ``inf``."""
@@ -210,6 +238,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         "LIVECAST_HTTP_PORT": str(port), "LIVECAST_RTMP_PORT": str(free_port()), "LIVECAST_EMBEDDED_INGEST": "false",
         "LIVECAST_LOG_LEVEL": "WARNING", "LIVECAST_BUS_URL": "memory://", "LIVECAST_VIEWER_COUNT_SECONDS": f"{args.interval:g}",
         "LIVECAST_VIEWERS_URL": args.viewers_url, "LIVECAST_VIEWER_FLUSH_SECONDS": f"{args.flush_seconds:g}",
+        "LIVECAST_BEACON_RATE_LIMIT": "10000000/minute",  # every simulated player is 127.0.0.1
+        "LIVECAST_PLAYBACK_SESSION_TTL_SECONDS": str(max(600, int(4 * args.seconds))),  # no renewal during the run
     }  # fmt: skip
     base, log_path = f"http://127.0.0.1:{port}", workdir / "server.log"
     server = None
@@ -218,7 +248,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             server = subprocess.Popen([*livecast_command(), "serve"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
         client = httpx.Client(timeout=10)
         wait_healthy(client, base, server, log_path, timeout=60)
-        token_run = subprocess.run([*livecast_command(), "token", "create", "--user", "bench"], cwd=workdir, env=env,
+        token_run = subprocess.run([*livecast_command(), "token", "create", "--user", "bench"], check=False, cwd=workdir, env=env,
                                    capture_output=True, text=True, timeout=60)  # fmt: skip
         if token_run.returncode != 0:
             raise BenchError(f"livecast token create failed: {token_run.stderr.strip()}")
@@ -230,8 +260,11 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         asyncio.run(mark_live(database_url, stream_id))
 
         n = args.viewers
+        opened = time.monotonic()
+        sessions = open_sessions(client, f"{base}/graphql", token, stream_id, n)
+        print(f"{n} playback sessions opened in {time.monotonic() - opened:.1f} s", flush=True)
         t0 = time.time() + 3.0
-        cfg = {"port": port, "stream_id": stream_id, "viewers": n, "interval": args.interval, "t0": t0,
+        cfg = {"port": port, "stream_id": stream_id, "sessions": sessions, "viewers": n, "interval": args.interval, "t0": t0,
                "seconds": args.seconds, "leave_after": args.leave_after, "silent_after": args.silent_after,
                "connections": args.connections}  # fmt: skip
         ctx = multiprocessing.get_context("spawn")
@@ -293,7 +326,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         print(f"CCV lag, last beacon of a silent player -> uncounted: {summary(gone)}  (15 s window + count period)")
         print(f"peak CCV {max(c for _, c in counts)} (viewers {n}); final CCV {final} (expected {remaining}: "
               f"{'PASS' if final == remaining else 'FAIL'}); sessions in the database {views['totalViews']} (expected {n})")  # fmt: skip
-        failures = [f"livecast serve logged errors:\n    " + "\n    ".join(problems[:20])] if problems else []
+        failures = ["livecast serve logged errors:\n    " + "\n    ".join(problems[:20])] if problems else []
         if errors > 0.01 * len(load["acks"]):
             failures.append(f"{errors} beacon(s) failed")
         for failure in failures:

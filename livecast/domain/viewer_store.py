@@ -37,7 +37,8 @@ MAX_SESSIONS = 200_000
 FULL_PRUNE_MS = 1000
 """When the memory store is full, every stream is pruned at most this often (ms) before refusing."""
 SEPARATOR = "|"
-"""Between viewer id and session id in keys; ids cannot contain it (see ``viewers.ID_PATTERN``)."""
+"""Between viewer id and session id in the Redis store's active set (its Lua scripts split on it); ids cannot
+contain it (see ``viewers.ID_PATTERN``)."""
 
 
 class StoreUnavailable(Exception):
@@ -86,11 +87,6 @@ class SessionState:
     """``max(player-reported cumulative rebuffering, time measured in the buffering state)``."""
     errors: int = 0
     bitrate: int | None = None
-
-    @property
-    def member(self) -> str:
-        """``<viewerId>|<sessionId>``: the session's entry among the active ones (Redis)."""
-        return f"{self.viewer_id}{SEPARATOR}{self.session_id}"
 
 
 def advance(prev: SessionState | None, beacon: BeaconData, *, now: int, window_ms: int) -> tuple[SessionState, bool]:
