@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncGenerator
 
+import pytest
 import strawberry
 from graphql import GraphQLError
 
 from livecast.schema.error_policy import CodedErrors
 from livecast.schema.execution import LivecastExecutor
+from livecast.schema.root import LivecastSchema
 
 
 @strawberry.type
@@ -79,3 +82,13 @@ async def test_a_long_subscription_does_not_grow_with_its_events() -> None:
             counts.append(len(gc.get_objects()))
     assert seen == 3000
     assert counts[1] - counts[0] < 500  # 2,500 events: about 30,000 objects more before
+
+
+async def test_a_defect_is_logged_once_with_its_traceback_and_refusals_not_as_errors(caplog: pytest.LogCaptureFixture) -> None:
+    schema = LivecastSchema(query=Query, execution_context_class=LivecastExecutor, extensions=[CodedErrors])
+    caplog.set_level(logging.DEBUG)
+    result = await schema.execute("{ broken refused }")
+    assert sorted((e.extensions or {}).get("code") for e in result.errors or []) == ["FORBIDDEN", "INTERNAL_SERVER_ERROR"]
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 1 and errors[0].exc_info and "hunter2" in str(errors[0].exc_info[1])
+    assert "hunter2" not in str(result.errors)

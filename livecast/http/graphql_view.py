@@ -72,7 +72,9 @@ class GraphQLView(GraphQL):
         await response(scope, receive, send)
 
     def _too_large(self) -> JSONResponse:
-        return http_problem(413, f"a request body is at most {self.max_body_bytes} bytes", {"Connection": "close"})
+        # Kept alive: uvicorn reads and drops the rest of the body (within the body deadline), so the client
+        # reads this answer instead of a reset connection.
+        return http_problem(413, f"a request body is at most {self.max_body_bytes} bytes")
 
     def _bounded(self, receive: Receive) -> Receive:
         received = 0

@@ -27,6 +27,10 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from livecast.settings import Settings
 
 
+LINGER_SECONDS = 1.0
+"""After refusing a request, seconds its connection stays open (reads dropped) so the client reads the answer."""
+
+
 class HeadersTooLarge(Exception):
     """Raised from the parser's callbacks when the request line and headers pass their limit."""
 
@@ -38,6 +42,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     header_timeout = 10.0
     body_timeout = 30.0
     max_header_bytes = 64 * 1024
+    _lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -110,12 +115,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()  # mid-body: the app sees http.disconnect
 
     def _refuse(self, status: int, message: str) -> None:
-        if self.transport.is_closing():
+        """Answer ``status`` and close; what the client still sends meanwhile is read and dropped for up to
+        :data:`LINGER_SECONDS` (closing with unread bytes would reset the connection before the client reads
+        the answer)."""
+        if self.transport.is_closing() or self._lingering:
             return
         body = message.encode("ascii")
         head = b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(body)
         self.transport.write(STATUS_LINE[status] + head + body)
-        self.transport.close()
+        self._lingering = True
+        self._disarm()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._lingering:
+            super().data_received(data)
 
 
 def protocol_class(settings: Settings) -> type[GuardedHttpToolsProtocol]:

@@ -27,8 +27,8 @@ from livecast.domain.errors import DomainError, ErrorCode, RateLimited, SlowMode
 logger = logging.getLogger("livecast.graphql")
 
 MASKED_MESSAGE = "Unexpected error."
-TOKEN_LIMIT_MARK = "tokens. Parsing aborted"
-"""graphql-core's parser message when ``max_lexical_tokens`` is reached (checked by tests/test_query_limits.py)."""
+TOKEN_LIMIT_MARK = "Parsing aborted."
+"""How graphql-core's parser ends its message when a token, comment or length limit stops it (tests/test_query_limits.py)."""
 
 
 def domain_extensions(error: DomainError) -> dict[str, Any]:

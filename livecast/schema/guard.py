@@ -57,7 +57,7 @@ class DocumentCache:
         return entry
 
     def put(self, query: str, document: DocumentNode) -> None:
-        if len(query) * 8 > self.budget or query in self._entries:  # one large document may not flush the rest
+        if len(query) * 32 > self.budget or query in self._entries:  # large documents are rare, and costly to keep
             return
         self._entries[query] = _Entry(document)
         self.used += len(query)

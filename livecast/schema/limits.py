@@ -4,10 +4,15 @@ Every check is linear in the size of the document: fragments are measured once e
 at every spread (a fragment spread twice by a fragment spread twice ... costs the server nothing extra to
 measure, while the executor would resolve 2^k fields). Limits (all settings, see :class:`QueryLimits`):
 
-* **tokens**: at most ``max_tokens`` lexical tokens (graphql-core's parser stops there), and ``max_comments``
-  comments;
+* **tokens**: at most ``max_tokens`` lexical tokens (graphql-core's parser stops there), ``max_comments``
+  comments and ``max_chars`` characters;
 * **aliases**: at most ``max_aliases`` aliased fields written in the document;
-* **depth**: at most ``max_depth`` nested selection sets, fragments expanded;
+* **depth**: at most ``max_depth`` nested selection sets, fragments expanded (GraphiQL's introspection query
+  nests 15);
+* **merge work**: the spec's "fields can merge" rule compares every pair of fields answering to the same
+  response name in a selection set (fragments expanded), recursively: quadratic in the document (400 copies of
+  ``streams { edges { node { id } } }`` took graphql-core 4 s to validate). Its work is bounded from the
+  document (per pair, the product of the two subtrees' sizes) to ``max_merge_work``;
 * **cost**: an estimate of the fields the executor would resolve: every field counts 1, and a field whose
   result is a list counts its whole selection ``first`` times (the argument's value, literal or variable, else
   the argument's default), or :attr:`QueryLimits.list_size` times for lists without ``first``; a connection's
@@ -57,10 +62,14 @@ PAGE_ARGUMENT = "first"
 class QueryLimits:
     """Per-document limits (settings ``LIVECAST_GRAPHQL_*``); see the module docstring for what each counts."""
 
-    max_tokens: int = 5000
+    max_tokens: int = 2000
     max_comments: int = 1000
+    max_chars: int = 64 * 1024
+    """Characters of document text (whitespace, comments and strings included): every error's location is found
+    by scanning the text, so its length multiplies the cost of each error."""
     max_aliases: int = 100
-    max_depth: int = 12
+    max_depth: int = 20
+    max_merge_work: int = 20_000
     max_cost: int = 10_000
     list_size: int = 10
     """Assumed length (items) of a list field without a ``first`` argument."""
@@ -74,7 +83,7 @@ class QueryLimits:
     """"Did you mean ...?" in validation errors (off: the schema's names are not revealed by guessing)."""
 
     def parse_options(self) -> dict[str, Any]:
-        return {"max_lexical_tokens": self.max_tokens, "max_comments": self.max_comments}
+        return {"max_lexical_tokens": self.max_tokens, "max_comments": self.max_comments, "max_source_length": self.max_chars}
 
 
 class TooComplex(GraphQLError):
@@ -86,7 +95,8 @@ class TooComplex(GraphQLError):
 
 
 def too_complex(limits: QueryLimits, document: Any, schema: GraphQLSchema, variables: Any) -> TooComplex | None:
-    """The first limit the document passes (aliases, depth, cost of each operation), or ``None``."""
+    """The first limit the document passes (aliases, then depth and cost of each operation, then merge work), or
+    ``None``."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     aliases = sum(1 for _ in _aliases(document))
     if aliases > limits.max_aliases:
@@ -98,8 +108,8 @@ def too_complex(limits: QueryLimits, document: Any, schema: GraphQLSchema, varia
     for operation in document.definitions:
         if not isinstance(operation, OperationDefinitionNode):
             continue
-        root = _root_type(schema, operation.operation)
-        depth, cost = measure.selection(operation.selection_set, root)
+        size = measure.selection(operation.selection_set, _root_type(schema, operation.operation))
+        depth, cost = size.depth, size.cost
         if depth > limits.max_depth:
             return TooComplex(
                 f"the operation nests {depth} levels deep; at most {limits.max_depth} are allowed",
@@ -112,6 +122,14 @@ def too_complex(limits: QueryLimits, document: Any, schema: GraphQLSchema, varia
                 f"(lower `first`, or split the query)",
                 limit="cost", value=value, maximum=limits.max_cost,
             )  # fmt: skip
+    for name in fragments:  # validation visits unused fragments too
+        measure.fragment(name)
+    if measure.merge_work > limits.max_merge_work:
+        return TooComplex(
+            "too many fields answer to the same names for them to be merged (e.g. the same field repeated); "
+            "give them distinct aliases or remove the repeats",
+            limit="merge", value=measure.merge_work, maximum=limits.max_merge_work,
+        )  # fmt: skip
     return None
 
 
@@ -134,6 +152,26 @@ def _root_type(schema: GraphQLSchema, operation: OperationType) -> GraphQLObject
     return schema.query_type
 
 
+@dataclass(frozen=True)
+class _Size:
+    depth: int
+    cost: int
+    fields: int
+    """Fields in the selection set and below, as written (fragments expanded), for merge work."""
+    groups: dict[str, list[int]]
+    """Per response name at this level (through fragments): [fields, sum and sum of squares of subtree sizes]."""
+
+
+def _add(groups: dict[str, list[int]], name: str, count: int, total: int, squares: int) -> None:
+    group = groups.get(name)
+    if group is None:
+        groups[name] = [count, total, squares]
+    else:
+        group[0] += count
+        group[1] += total
+        group[2] += squares
+
+
 def _unwrap(type_: Any) -> tuple[GraphQLNamedType, bool]:
     """The named type behind a field's type and whether any wrapper is a list."""
     is_list = False
@@ -144,21 +182,24 @@ def _unwrap(type_: Any) -> tuple[GraphQLNamedType, bool]:
 
 
 class _Measure:
-    """Depth and cost of selection sets; each fragment is measured once (cycles count 0: validation reports them)."""
+    """Depth, cost and merge work of selection sets; each fragment is measured once (a cycle counts nothing:
+    validation reports it)."""
 
     def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any],
                  list_size: int) -> None:  # fmt: skip
         self.schema, self.fragments, self.variables, self.list_size = schema, fragments, variables, list_size
-        self.done: dict[str, tuple[int, int]] = {}
+        self.done: dict[str, _Size] = {}
         self.active: set[str] = set()
+        self.merge_work = 0
+        """Field pairs the spec's "fields can merge" rule may compare, summed over every selection set."""
 
-    def fragment(self, name: str) -> tuple[int, int]:
+    def fragment(self, name: str) -> _Size:
         known = self.done.get(name)
         if known is not None:
             return known
         definition = self.fragments.get(name)
         if definition is None or name in self.active:
-            return 0, 0
+            return _Size(0, 0, 0, {})
         self.active.add(name)
         try:
             type_ = self.schema.get_type(definition.type_condition.name.value)
@@ -167,32 +208,40 @@ class _Measure:
             self.active.discard(name)
         return known
 
-    def selection(self, selection_set: SelectionSetNode, parent: Any) -> tuple[int, int]:
-        """(depth, cost) of a selection set on ``parent`` (a named type, or ``None`` when unknown)."""
-        depth, cost = 1, 0
+    def selection(self, selection_set: SelectionSetNode, parent: Any) -> _Size:
+        """The size of a selection set on ``parent`` (a named type, or ``None`` when unknown). Fragments spread
+        into it and inline fragments are at its level: their fields merge with its fields of the same response
+        name, and the rule compares every such pair, recursively (work: the product of their subtree sizes)."""
+        depth, cost, fields, groups = 1, 0, 0, dict[str, list[int]]()
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                sub_depth, sub_cost = self.field(selection, parent)
-                depth, cost = max(depth, sub_depth), cost + sub_cost
-            elif isinstance(selection, FragmentSpreadNode):
-                sub_depth, sub_cost = self.fragment(selection.name.value)
-                depth, cost = max(depth, sub_depth), cost + sub_cost
+                sub_depth, sub_cost, sub_fields = self.field(selection, parent)
+                depth, cost, fields = max(depth, sub_depth), cost + sub_cost, fields + sub_fields
+                _add(groups, (selection.alias or selection.name).value, 1, sub_fields, sub_fields * sub_fields)
+                continue
+            if isinstance(selection, FragmentSpreadNode):
+                inner = self.fragment(selection.name.value)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
-                type_ = self.schema.get_type(condition.name.value) if condition is not None else parent
-                sub_depth, sub_cost = self.selection(selection.selection_set, type_)
-                depth, cost = max(depth, sub_depth - 1 + 1), cost + sub_cost
-        return depth, cost
+                inner = self.selection(selection.selection_set, self.schema.get_type(condition.name.value) if condition else parent)
+            else:
+                continue
+            depth, cost, fields = max(depth, inner.depth), cost + inner.cost, fields + inner.fields
+            for name, (count, total, squares) in inner.groups.items():
+                _add(groups, name, count, total, squares)
+        self.merge_work += sum((total * total - squares) // 2 for count, total, squares in groups.values() if count > 1)
+        return _Size(depth, cost, fields, groups)
 
-    def field(self, node: FieldNode, parent: Any) -> tuple[int, int]:
+    def field(self, node: FieldNode, parent: Any) -> tuple[int, int, int]:
+        """(depth, cost, fields in its subtree including itself) of a field: a leaf is 0 levels, costs 1."""
         field_def = None
         if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             field_def = parent.fields.get(node.name.value)
         if node.selection_set is None:
-            return 0, 1
+            return 0, 1, 1
         named, is_list = _unwrap(field_def.type) if field_def is not None else (None, False)
-        sub_depth, sub_cost = self.selection(node.selection_set, named)
-        return 1 + sub_depth, 1 + self.multiplier(node, field_def, is_list) * sub_cost
+        inner = self.selection(node.selection_set, named)
+        return 1 + inner.depth, 1 + self.multiplier(node, field_def, is_list) * inner.cost, 1 + inner.fields
 
     def multiplier(self, node: FieldNode, field_def: Any, is_list: bool) -> int:
         """How many times the field's selection may be resolved: its ``first``, else 1, or the default list
