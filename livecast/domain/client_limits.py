@@ -36,6 +36,8 @@ def client_key(address: str | None) -> str:
     socket peer); ``"unknown"`` when there is none."""
     if not address:
         return "unknown"
+    if ":" not in address:  # IPv4 (the server gives a literal) or a name: as is, without parsing
+        return address[:64]
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -34,8 +34,9 @@ MAX_SESSIONS_PER_STREAM = 50_000
 """Default cap on the sessions one stream holds in the store (``LIVECAST_VIEWER_SESSIONS_PER_STREAM``)."""
 MAX_SESSIONS = 200_000
 """Default cap on all sessions of the memory store (``LIVECAST_VIEWER_SESSIONS_MAX``)."""
-FULL_PRUNE_MS = 1000
-"""When the memory store is full, every stream is pruned at most this often (ms) before refusing."""
+PRUNE_MS = 1000
+"""A stream of the memory store is pruned on write at most this often (ms), and, when the store is full, every
+stream at most this often before a new session is refused."""
 SEPARATOR = "|"
 """Between viewer id and session id in the Redis store's active set (its Lua scripts split on it); ids cannot
 contain it (see ``viewers.ID_PATTERN``)."""
@@ -160,13 +161,14 @@ class _StreamViewers:
     sessions: dict[str, SessionState] = field(default_factory=dict)
     active: dict[str, int] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
+    pruned_at: int = -PRUNE_MS
 
 
 class MemoryViewerStore:
-    """One process's store (embedded mode), bounded: each beacon first forgets what expired at the front of its
-    stream (stale active entries, written sessions idle for ``session_ttl_ms``), so the cost is amortised O(1)
-    and memory does not wait for the next count; new sessions past ``max_sessions_per_stream`` or
-    ``max_sessions`` are refused (``StoreFull``)."""
+    """One process's store (embedded mode), bounded: a beacon (at most every :data:`PRUNE_MS` per stream) makes
+    its stream forget what expired at the front (stale active entries, written sessions idle for
+    ``session_ttl_ms``), so the cost is amortised O(1) and memory does not wait for the next count; new sessions
+    past ``max_sessions_per_stream`` or ``max_sessions`` are refused (``StoreFull``)."""
 
     def __init__(
         self,
@@ -181,7 +183,7 @@ class MemoryViewerStore:
         self.session_ttl_ms = session_ttl_ms
         self.total = 0
         """Sessions held, all streams."""
-        self._pruned_all_at = -FULL_PRUNE_MS
+        self._pruned_all_at = -PRUNE_MS
 
     async def record(self, stream_id: str, beacon: BeaconData, *, now: int, window_ms: int) -> bool:
         viewers = self._streams.get(stream_id)
@@ -197,7 +199,8 @@ class MemoryViewerStore:
         if counts:
             viewers.active[key] = now
         viewers.dirty.add(key)
-        self._prune(viewers, now=now, window_ms=window_ms)
+        if now - viewers.pruned_at >= PRUNE_MS:
+            self._prune(viewers, now=now, window_ms=window_ms)
         return counts
 
     def _make_room(self, stream_id: str, viewers: _StreamViewers | None, *, now: int, window_ms: int) -> _StreamViewers:
@@ -206,7 +209,7 @@ class MemoryViewerStore:
             self._prune(viewers, now=now, window_ms=window_ms)
             if len(viewers.sessions) >= self.max_sessions_per_stream:
                 raise StoreFull(f"this stream has {len(viewers.sessions)} playback sessions, the most allowed")
-        if self.total >= self.max_sessions and now - self._pruned_all_at >= FULL_PRUNE_MS:
+        if self.total >= self.max_sessions and now - self._pruned_all_at >= PRUNE_MS:
             self._pruned_all_at = now
             for other in list(self._streams.values()):
                 self._prune(other, now=now, window_ms=window_ms)
@@ -218,6 +221,7 @@ class MemoryViewerStore:
 
     def _prune(self, viewers: _StreamViewers, *, now: int, window_ms: int) -> None:
         """Forget stale active entries and written idle sessions from the front (oldest beacon first)."""
+        viewers.pruned_at = now
         active, sessions = viewers.active, viewers.sessions
         while active:
             key = next(iter(active))
