@@ -46,7 +46,8 @@ async def test_concurrent_writers_on_two_processes(deps: Deps, database_url: str
     env = {
         "LIVECAST_DATABASE_URL": database_url, "LIVECAST_BUS_URL": redis_url, "LIVECAST_SECRET_KEY": TEST_SECRET,
         "LIVECAST_DATA_DIR": str(tmp_path / "data"), "LIVECAST_EMBEDDED_INGEST": "false",
-        "LIVECAST_CHAT_RATE_LIMIT": "100000/1 second", "LIVECAST_LOG_LEVEL": "WARNING",
+        "LIVECAST_CHAT_RATE_LIMIT": "100000/1 second", "LIVECAST_CHAT_RATE_LIMIT_PRIVILEGED": "100000/1 second",
+        "LIVECAST_LOG_LEVEL": "WARNING",
     }  # fmt: skip
     redis = Redis.from_url(redis_url)
     async with livecast_processes() as processes:

@@ -74,7 +74,7 @@ async def test_moderators_see_moderation_as_it_happens(server: Server) -> None:
 async def test_counts_stay_right_under_concurrent_sends_reactions_and_deletes(server: Server) -> None:
     url = server.graphql_http
     owner = await server.token("alice")
-    mods = [await server.token(f"mod{n}") for n in range(3)]  # moderators and the owner are not rate limited
+    mods = [await server.token(f"mod{n}") for n in range(3)]  # privileged: a higher rate limit
     sid = (await create_stream(url, owner))["id"]
     for n in range(3):
         await mutate(url, owner, "addModerator", *USER_ARGS, {"s": sid, "u": await _user_id(f"mod{n}")})

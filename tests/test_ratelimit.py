@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 import pytest
 
+from livecast.domain import ratelimit
 from livecast.domain.errors import RateLimited
-from livecast.domain.ratelimit import CHAT, REACTIONS, RateLimits
+from livecast.domain.ratelimit import CHAT, REACTIONS, STREAMS, RateLimits
+from tests.helpers.processes import PrivateRedis
 
 
 async def _burst(limits: RateLimits, user: str, n: int) -> None:
@@ -73,3 +76,48 @@ async def test_refused_actions_do_not_use_up_capacity() -> None:
             await limits.check(CHAT, user)
     await asyncio.sleep(1.05)
     await limits.check(CHAT, user)
+
+
+async def test_privileged_limits_are_higher_and_counted_apart() -> None:
+    limits = RateLimits("memory://", chat="2/10 seconds", chat_privileged="4/10 seconds", streams="1/day")
+    user = f"u-{uuid.uuid4()}"
+    await _burst(limits, user, 2)
+    with pytest.raises(RateLimited):
+        await limits.check(CHAT, user)
+    for _ in range(4):  # where the user moderates: their own, higher count
+        await limits.check(CHAT, user, privileged=True)
+    with pytest.raises(RateLimited) as refused:
+        await limits.check(CHAT, user, privileged=True)
+    assert "chat messages" in refused.value.message and 9 < refused.value.retry_after <= 10
+    await limits.check(STREAMS, user, privileged=True)  # one limit for everyone
+    with pytest.raises(RateLimited) as refused:
+        await limits.check(STREAMS, user)
+    assert 86_000 < refused.value.retry_after <= 86_400
+
+
+async def test_a_redis_outage_is_counted_in_the_process_meanwhile(
+    private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(ratelimit, "FALLBACK_SECONDS", 0.3)
+    caplog.set_level(logging.INFO, logger=ratelimit.__name__)
+    limits = RateLimits(private_redis.url, chat="3/10 seconds")
+    user = f"u-{uuid.uuid4()}"
+    try:
+        await _burst(limits, user, 2)  # counted in Redis
+        await private_redis.kill()
+        await _burst(limits, user, 3)  # chat goes on, counted here ...
+        with pytest.raises(RateLimited):  # ... and limited
+            await limits.check(CHAT, user)
+        await asyncio.sleep(0.4)
+        with pytest.raises(RateLimited):  # Redis tried again, still down: still counted here
+            await limits.check(CHAT, user)
+        warnings = [r for r in caplog.records if r.name == ratelimit.__name__ and r.levelno == logging.WARNING]
+        assert len(warnings) == 1, "one warning per outage"
+        await private_redis.start()
+        await asyncio.sleep(0.4)
+        await _burst(limits, user, 3)  # Redis again (a new, empty one), not this process's count (full)
+        with pytest.raises(RateLimited):
+            await limits.check(CHAT, user)
+        assert "available again" in caplog.text
+    finally:
+        await limits.close()

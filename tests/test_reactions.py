@@ -25,6 +25,8 @@ def limited(settings: Settings) -> Settings:
     return settings.model_copy(update={
         "chat_rate_limit": "3/10 seconds",
         "reaction_rate_limit": "5/10 seconds",
+        "chat_rate_limit_privileged": "6/10 seconds",
+        "reaction_rate_limit_privileged": "8/10 seconds",
         "reaction_emojis": ["👍🏽", "❤️", FAMILY, "🔥"],
     })  # fmt: skip
 
@@ -86,9 +88,26 @@ async def test_per_user_rate_limits(limited: Settings, via: str) -> None:
         limited_msg = await send(url, viewer, sid, "one too many")
         assert limited_msg["code"] == "RATE_LIMITED" and 0 < limited_msg["retryAfter"] <= 10
         assert (await send(url, other, sid, "another user is not limited"))["__typename"] == "ChatMessage"
-        assert (await send(url, owner, sid, "the owner is exempt"))["__typename"] == "ChatMessage"
         for _ in range(5):
             assert (await react(url, viewer, sid, "🔥"))["__typename"] == "Reaction"
         assert (await react(url, viewer, sid, "🔥"))["code"] == "RATE_LIMITED"
+
+
+async def test_owner_and_moderators_have_higher_limits_not_none(limited: Settings, via: str) -> None:
+    async with run_server(limited) as server:
+        url = server.graphql_http if via == "http" else server.graphql_ws
+        owner, mod, viewer = await server.token("alice"), await server.token("carol"), await server.token("bob")
+        sid = (await create_stream(url, owner))["id"]
+        carol = (await gql_http(url, "{ me { id } }", token=mod))["me"]["id"]
+        await mutate(url, owner, "addModerator", "$s: ID!, $u: ID!", "streamId: $s, userId: $u", {"s": sid, "u": carol})
+        other = (await create_stream(url, viewer))["id"]  # bob's own stream: there he is privileged
+        for token in (owner, mod):
+            assert [(await send(url, token, sid, f"m{n}"))["__typename"] for n in range(6)] == ["ChatMessage"] * 6
+            limited_msg = await send(url, token, sid, "one too many")
+            assert limited_msg["code"] == "RATE_LIMITED" and 0 < limited_msg["retryAfter"] <= 10
+            assert [(await react(url, token, sid, "🔥"))["__typename"] for _ in range(8)] == ["Reaction"] * 8
+            assert (await react(url, token, sid, "🔥"))["code"] == "RATE_LIMITED"
+        assert [(await send(url, viewer, sid, f"v{n}")).get("code") for n in range(4)] == [None] * 3 + ["RATE_LIMITED"]
+        assert (await send(url, viewer, other, "privileged limits are counted apart"))["__typename"] == "ChatMessage"
         history = await gql_http(url, "query($s: ID!) { chatMessages(streamId: $s) { edges { node { content } } } }", {"s": sid})
         assert "one too many" not in [e["node"]["content"] for e in history["chatMessages"]["edges"]], "refused is not stored"

@@ -59,7 +59,8 @@ class ChatMessageView:
 
 
 async def _check_sender(stream_id: str, owner_id: str, room: ChatRoom, actor: Principal, content: str, now: datetime) -> None:
-    """Refusals a moderator, the owner or an admin is exempt from (mode, emote-only, words, slow mode)."""
+    """Refusals a moderator, the owner or an admin is exempt from (mode, emote-only, words, slow mode); they
+    are not exempt from the rate limit, only held to a higher one."""
     await check_chat_mode(room.mode, user_id=actor.user_id, channel_owner_id=owner_id)
     if room.emote_only and not only_emoji(content):
         raise ValidationFailed("emote-only mode: messages may contain only emoji", field="content")
@@ -122,7 +123,9 @@ async def _sender_state(actor: Principal, stream_id: str) -> tuple[str, str, str
 async def send_message(*, deps: Deps, actor: Principal | None, stream_id: str, content: str) -> ChatMessageView:
     """Store a message (cleaned, 1-500 characters) with the next sequence, then publish it.
 
-    Refusals: see :func:`writable_stream`; ``ValidationFailed`` (``content``), ``SlowMode``, ``RateLimited``.
+    Refusals: see :func:`writable_stream`; ``ValidationFailed`` (``content``; over 2,000 code points as sent
+    before any processing), ``SlowMode``, ``RateLimited`` (``LIVECAST_CHAT_RATE_LIMIT``, or for the stream's
+    owner, moderators and admins ``LIVECAST_CHAT_RATE_LIMIT_PRIVILEGED``; no database query either way).
     """
     actor = require_actor(actor)
     sid, owner_id, author_id, privileged, author_name, room = await _sender_state(actor, str(stream_id))
@@ -130,7 +133,7 @@ async def send_message(*, deps: Deps, actor: Principal | None, stream_id: str, c
     now = datetime.now(UTC)
     if not privileged:
         await _check_sender(sid, owner_id, room, actor, text, now)
-        await deps.limits.check(CHAT_LIMIT, actor.user_id)
+    await deps.limits.check(CHAT_LIMIT, actor.user_id, privileged=privileged)
     if author_name is None:
         raise NotFound("your user no longer exists")
     message = await chat_commit.store_and_publish(

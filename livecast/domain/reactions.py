@@ -24,12 +24,12 @@ async def send_reaction(
     *, deps: Deps, actor: Principal | None, stream_id: str, emoji: str, position_x: float, position_y: float
 ) -> ReactionPosted:
     """Store one reaction and publish it. Refusals as for chat (disabled, banned, over), ``ValidationFailed``
-    (``emoji`` not one allowed emoji, ``positionX``/``positionY`` outside 0-100) and ``RateLimited``."""
+    (``emoji`` not one allowed emoji, ``positionX``/``positionY`` outside 0-100) and ``RateLimited``
+    (``LIVECAST_REACTION_RATE_LIMIT``; ``..._PRIVILEGED`` for the stream's owner, moderators and admins)."""
     actor, stream, privileged = await writable_stream(actor, stream_id, what="reactions")
     allowed = check_reaction(emoji, deps.reaction_emojis or DEFAULT_REACTIONS)
     x, y = check_position(position_x, "positionX"), check_position(position_y, "positionY")
-    if not privileged:
-        await deps.limits.check(REACTION_LIMIT, actor.user_id)
+    await deps.limits.check(REACTION_LIMIT, actor.user_id, privileged=privileged)
     await moderation.chat_room(str(stream.id))
     async with in_transaction() as conn:
         row = await Reaction.create(
