@@ -358,6 +358,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         "LIVECAST_BUS_URL": "memory://",
         "LIVECAST_HLS_SEGMENT_SECONDS": f"{args.segment_seconds:g}",
         "LIVECAST_INGEST_MAX_PENDING_PER_ADDRESS": str(max(8, args.streams)),  # every publisher is on 127.0.0.1
+        "LIVECAST_MAX_OPEN_STREAMS_PER_OWNER": str(max(20, args.streams)),  # one user creates every stream
+        "LIVECAST_STREAM_CREATE_RATE_LIMIT": f"{max(50, args.streams)}/day",
     }
     for name in ("LIVECAST_ENV", "LIVECAST_SECRET_KEY", "LIVECAST_PUBLIC_URL", "LIVECAST_RTMP_PUBLIC_URL"):
         env.pop(name, None)  # a development server of its own, whatever the caller's shell has

@@ -22,3 +22,5 @@ class Deps:
     """Playback beacons and concurrent viewers (memory store by default; Redis with ``LIVECAST_VIEWERS_URL``)."""
     playback_token_ttl_seconds: int = 3600
     """Lifetime of a ``SIGNED`` stream's playback token, seconds (``LIVECAST_PLAYBACK_TOKEN_TTL_SECONDS``)."""
+    max_open_streams_per_owner: int = 20
+    """Streams one owner may have that are not over (``LIVECAST_MAX_OPEN_STREAMS_PER_OWNER``; admins exempt)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -17,10 +18,11 @@ from datetime import datetime
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from livecast.domain import broadcast, lifecycle, schedule
+from livecast.domain import broadcast, lifecycle, schedule, stream_quota
 from livecast.domain.auth import Principal, require_actor
 from livecast.domain.deps import Deps
 from livecast.domain.errors import (
+    DomainError,
     Forbidden,
     InvalidState,
     NotFound,
@@ -93,13 +95,20 @@ async def managed_stream(actor: Principal | None, stream_id: str) -> Stream:
 
 
 async def create_stream(*, deps: Deps, actor: Principal | None, fields: StreamFields, provider: str = "local") -> Stream:
-    """Create a ``SCHEDULED`` stream on ``provider`` owned by ``actor``."""
+    """Create a ``SCHEDULED`` stream on ``provider`` owned by ``actor``.
+
+    Per-owner limits (:mod:`livecast.domain.stream_quota`): ``ValidationFailed`` (no field) when the owner
+    already has ``deps.max_open_streams_per_owner`` streams that are not over (admins exempt); ``RateLimited``
+    (``retry_after`` seconds) past ``LIVECAST_STREAM_CREATE_RATE_LIMIT`` (everyone). Both before the provider
+    is called; a stream refused at the final, locked count is removed from the provider again.
+    """
     actor = require_actor(actor)
     values = validate_fields(fields, creating=True)
     values.setdefault("latency_mode", LatencyMode.STANDARD)
     values.setdefault("playback_policy", PlaybackPolicy.PUBLIC)
     draft = Stream(owner_id=actor.user_id, provider=provider, **values)
     adapter = _provider(deps, provider)
+    await stream_quota.admit(deps=deps, actor=actor)
     try:
         provisioned = await adapter.create_stream(_spec(draft))
     except ProviderError as e:
@@ -110,7 +119,12 @@ async def create_stream(*, deps: Deps, actor: Principal | None, fields: StreamFi
     draft.playback_id = provisioned.playback_id
     draft.srt_passphrase = provisioned.srt_passphrase
     draft.status = StreamStatus.SCHEDULED
-    await draft.save()
+    try:
+        await stream_quota.insert(deps=deps, actor=actor, stream=draft)
+    except DomainError:
+        with contextlib.suppress(ProviderError):  # best effort: a local stream has nothing to remove yet
+            await adapter.delete_stream(stream_ref(draft))
+        raise
     if provider == broadcast.PROVIDER:  # a LiveKit room gets its paired HLS stream
         await broadcast.pair(deps=deps, stream=draft)
     return draft
