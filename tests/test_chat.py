@@ -132,7 +132,7 @@ async def test_resume_after_disconnect_gets_exactly_the_missed_messages(server: 
     await first.stop()
     await eventually(lambda: bus.subscriber_count(stream_channel(sid, CHAT)) == 0, what="disconnect")
 
-    sent = await asyncio.gather(*(send(url, owner, sid, f"missed {n}") for n in range(50)))  # the owner is not rate limited
+    sent = await asyncio.gather(*(send(url, owner, sid, f"missed {n}") for n in range(50)))  # within the owner's limit
     assert {s["__typename"] for s in sent} == {"ChatMessage"}
     again = ChatSubscriber(server.graphql_ws, sid, after=last_seen)
     try:
@@ -151,3 +151,11 @@ async def test_subscription_refusals(server: Server) -> None:
     missing = ChatSubscriber(server.graphql_ws, "00000000-0000-0000-0000-000000000000")
     await asyncio.wait_for(missing.task, 10)
     assert missing.error == "NOT_FOUND"
+
+
+async def test_oversized_messages_are_refused_before_processing(server: Server, api: str) -> None:
+    _, viewer, sid = await setup(server)
+    assert (await send(api, viewer, sid, " " * 1998 + "hi"))["content"] == "hi", "2,000 code points as sent are read"
+    for content in (" " * 1999 + "hi", "🔥" * 20_000):
+        refused = await send(api, viewer, sid, content)
+        assert (refused["__typename"], refused["code"], refused["field"]) == ("ValidationError", "VALIDATION", "content")  # fmt: skip

@@ -123,3 +123,29 @@ async def test_chat_closes_when_the_stream_is_over(server: Server, api: str) -> 
     await gql_http(url, "mutation($id: ID!) { cancelStream(id: $id) { __typename } }", {"id": sid}, owner)
     refused = await send(url, owner, sid, "anyone?")
     assert refused["code"] == "INVALID_STATE"
+
+
+async def test_settings_lists_and_reasons_are_bounded(server: Server, api: str) -> None:
+    url = api
+    owner, viewer = await server.token("alice"), await server.token("bob")
+    sid = (await create_stream(url, owner))["id"]
+    bob = await user_id("bob")
+
+    async def words(value: list[str]) -> dict:
+        variables = {"s": sid, "i": {"blockedWords": value}}
+        selection = "... on ChatSettings { blockedWords } ... on ValidationError { field }"
+        return await mutate(url, owner, "setChatSettings", SETTINGS, "streamId: $s, input: $i", variables, selection)
+
+    assert len((await words([f"word{n}" for n in range(500)]))["blockedWords"]) == 500
+    for bad in ([f"w{n}" for n in range(501)], ["x" * 101], [f"{n:02d}" + "x" * 98 for n in range(51)]):
+        assert (await words(bad))["field"] == "blockedWords"
+    assert len((await words([f"word{n}" for n in range(500)]))["blockedWords"]) == 500, "a refused list changes nothing"
+    assert (await send(url, viewer, sid, "say word499 again"))["field"] == "content"
+
+    async def ban(reason: str) -> dict:
+        args = "$s: ID!, $u: ID!, $r: String!", "streamId: $s, userId: $u, reason: $r"
+        selection = "... on ChatBan { reason } ... on ValidationError { field }"
+        return await mutate(url, owner, "banUser", *args, {"s": sid, "u": bob, "r": reason}, selection)
+
+    assert (await ban("r" * 501))["field"] == "reason", "not cut silently"
+    assert (await ban("r" * 500))["reason"] == "r" * 500

@@ -16,6 +16,7 @@ from livecast.domain import streams
 from livecast.domain.auth import Principal, require_actor
 from livecast.domain.bus import EventsMissed, Gap
 from livecast.domain.chat_models import ChatBan, ChatMode, ChatRoom, ModerationLog, StreamModerator
+from livecast.domain.chat_text import clean_blocked_words
 from livecast.domain.deps import Deps
 from livecast.domain.errors import Forbidden, ValidationFailed
 from livecast.domain.events import MODERATION, ModerationAction, stream_channel
@@ -26,7 +27,8 @@ SLOW_MODE_MAX = 3600
 """Seconds."""
 BAN_DURATION_MAX = 365 * 24 * 3600
 """Seconds; a longer ban is a permanent ban (no duration)."""
-BLOCKED_WORDS_MAX = 500
+REASON_MAX = 500
+"""Characters of a ban's reason."""
 
 
 async def chat_room(stream_id: str) -> ChatRoom:
@@ -145,7 +147,8 @@ async def ban_user(
     """Ban ``user_id`` from the stream's chat and reactions; with ``duration_seconds`` it is a timeout.
 
     Nobody can ban the owner; only the owner or an admin can ban a moderator. Banning again replaces the
-    previous ban. Raises ``ValidationFailed`` (``duration``) outside 1 s - 1 year.
+    previous ban. Raises ``ValidationFailed`` (``duration``) outside 1 s - 1 year, (``reason``) for a reason
+    over :data:`REASON_MAX` characters (it used to be cut silently).
     """
     actor, stream = await moderated_stream(actor, stream_id)
     user = await existing_user(user_id)
@@ -156,9 +159,13 @@ async def ban_user(
         raise Forbidden("only the owner or an admin may ban a moderator")
     if duration_seconds is not None and not 1 <= duration_seconds <= BAN_DURATION_MAX:
         raise ValidationFailed(f"duration must be 1-{BAN_DURATION_MAX} seconds (omit it for a ban)", field="duration")
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed(f"reason must be at most {REASON_MAX} characters", field="reason")
     until = datetime.now(UTC) + timedelta(seconds=duration_seconds) if duration_seconds is not None else None
     await ChatBan.filter(stream_id=stream.id, user_id=user.id).delete()
-    ban = await ChatBan.create(stream_id=stream.id, user_id=user.id, until=until, reason=reason[:500], banned_by_id=actor.user_id)
+    ban = await ChatBan.create(
+        stream_id=stream.id, user_id=user.id, until=until, reason=reason, banned_by_id=actor.user_id
+    )
     action = "TIMEOUT" if until else "BAN"
     await record(deps, stream=stream, actor=actor, action=action, target_user_id=str(user.id), detail=reason)
     return ban
@@ -202,10 +209,7 @@ async def set_chat_settings(*, deps: Deps, actor: Principal | None, stream_id: s
             raise ValidationFailed(f"slowModeSeconds must be 0-{SLOW_MODE_MAX}", field="slowModeSeconds")
         room_changes["slow_mode_seconds"] = change.slow_mode_seconds
     if change.blocked_words is not None:
-        words = sorted({w.strip() for w in change.blocked_words if w.strip()})
-        if len(words) > BLOCKED_WORDS_MAX or any(len(w) > 100 for w in words):
-            raise ValidationFailed(f"at most {BLOCKED_WORDS_MAX} blocked words of 100 characters", field="blockedWords")
-        room_changes["blocked_words"] = words
+        room_changes["blocked_words"] = clean_blocked_words(change.blocked_words)
     if change.mode is not None:
         room_changes["mode"] = change.mode
     if change.emote_only is not None:
