@@ -115,9 +115,11 @@ def query_limits(settings: Settings) -> QueryLimits:
     """The per-document GraphQL limits of ``settings`` (introspection and suggestions off in production)."""
     return QueryLimits(
         max_tokens=settings.graphql_max_tokens,
+        max_chars=settings.graphql_max_chars,
         max_aliases=settings.graphql_max_aliases,
         max_depth=settings.graphql_max_depth,
         max_cost=settings.graphql_max_cost,
+        max_merge_work=settings.graphql_max_merge_work,
         list_size=settings.graphql_list_size,
         validation_seconds=settings.graphql_validation_seconds,
         cache_chars=settings.graphql_cache_chars,

@@ -12,8 +12,11 @@ from enum import Enum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from livecast.settings_limits import LimitSettings
+from livecast.settings_providers import ProviderSettings
 
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_LENGTH = 32
@@ -28,8 +31,9 @@ class ConfigurationError(RuntimeError):
     """The configuration cannot be used as given (e.g. production without a secret key)."""
 
 
-class Settings(BaseSettings):
-    """All livecast configuration. Field ``x`` is read from ``LIVECAST_X``."""
+class Settings(BaseSettings, LimitSettings, ProviderSettings):
+    """All livecast configuration. Field ``x`` is read from ``LIVECAST_X``; the limits and the providers' fields
+    are declared in :mod:`livecast.settings_limits` and :mod:`livecast.settings_providers`."""
 
     model_config = SettingsConfigDict(env_prefix="LIVECAST_", env_file=".env", extra="ignore", hide_input_in_errors=True)
     """Errors name the setting, never its value: values may be secrets (keys, passwords in URLs)."""
@@ -120,21 +124,6 @@ class Settings(BaseSettings):
     rate_limit_url: str | None = None
     """Where per-user rate limits are counted: ``memory://`` (one process) or ``redis://...``. Default: the
     bus's Redis when ``LIVECAST_BUS_URL`` is ``redis://`` (so every API process shares the count), else memory."""
-    chat_rate_limit: str = "20/30 seconds"
-    """Chat messages one user may send per window (``limits`` notation: ``N/<period>``, a moving window)."""
-    reaction_rate_limit: str = "30/10 seconds"
-    """Reactions one user may send per window."""
-    chat_rate_limit_privileged: str = "100/30 seconds"
-    """Chat messages per window for a stream's owner, its moderators and admins (counted apart from their
-    ``chat_rate_limit`` as viewers elsewhere); nobody is exempt."""
-    reaction_rate_limit_privileged: str = "60/10 seconds"
-    """Reactions per window for a stream's owner, its moderators and admins."""
-    stream_create_rate_limit: str = "50/day"
-    """Streams one user may create per window, admins included (so that ENDED streams cannot pile up without
-    bound either); refused with ``RATE_LIMITED`` and ``retryAfter`` (seconds)."""
-    max_open_streams_per_owner: int = Field(20, ge=1)
-    """Streams one owner may have that are not over (SCHEDULED, PREPARING, LIVE, RECONNECTING); one more is
-    refused with ``VALIDATION``. Admins are exempt from this count (not from ``stream_create_rate_limit``)."""
     reaction_emojis: list[str] = ["👍", "❤️", "😂", "🔥", "🎉", "👏", "😮", "😢"]
     """The emoji viewers may react with (a skin-toned or ZWJ emoji counts as one), as a JSON list."""
 
@@ -152,13 +141,6 @@ class Settings(BaseSettings):
     playback_session_ttl_seconds: int = Field(600, ge=60, le=86_400)
     """Seconds a playback session token (``Stream.playback.session``) is valid. An accepted beacon whose token is
     past half of it gets a fresh token for the same session in its reply; a session silent this long is over."""
-    beacon_rate_limit: str = "600/minute"
-    """Beacon requests one client address may send per window (``limits`` notation; IPv6 per /64). A player
-    beacons every ~5 s (12/minute): the default lets ~50 players share one address (NAT)."""
-    viewer_sessions_per_stream: int = Field(50_000, ge=1)
-    """Playback sessions one stream may hold in the viewer store; past it new sessions get HTTP 503."""
-    viewer_sessions_max: int = Field(200_000, ge=1)
-    """Playback sessions the in-memory viewer store (``memory://``) may hold for all streams (HTTP 503 past it)."""
 
     ws_init_timeout_seconds: float = Field(10.0, gt=0, le=60)
     """Seconds a websocket client has to send ``connection_init`` before it is closed (code 4408)."""
@@ -172,134 +154,6 @@ class Settings(BaseSettings):
     default (700) runs full collections of millions of objects that stall delivery for seconds."""
     ws_keepalive_seconds: float = Field(15.0, gt=0)
     """Seconds between server pings on idle websockets (keeps proxies and load balancers from closing them)."""
-
-    mux_token_id: str | None = None
-    """Mux access token id (Settings → Access Tokens, "Mux Video" read + write). Mux is available when set."""
-    mux_token_secret: SecretStr | None = None
-    mux_webhook_secret: SecretStr | None = None
-    """Signing secret of the Mux webhook endpoint (``mux-signature`` HMAC-SHA256); webhooks are refused without it."""
-    mux_signing_key_id: str | None = None
-    """Mux URL signing key id (the JWT ``kid``) for ``SIGNED`` playback."""
-    mux_signing_private_key: SecretStr | None = None
-    """The signing key's RSA private key as Mux returns it: base64 of the PEM (a raw PEM is accepted too)."""
-    mux_api_url: str = "https://api.mux.com"
-    """Mux API base URL (tests point it at the local emulator)."""
-    mux_rtmp_url: str = "rtmps://global-live.mux.com:443/app"
-    """Ingest URL encoders are told for Mux streams (RTMPS; ``rtmp://global-live.mux.com:5222/app`` works too)."""
-    mux_srt_url: str = "srt://global-live.mux.com:6001"
-    mux_stream_url: str = "https://stream.mux.com"
-    """Base of Mux HLS playback URLs: ``<mux_stream_url>/<playback id>.m3u8``."""
-    mux_stats_url: str = "https://stats.mux.com"
-    """Base of Mux's real-time stats endpoints (live stream health, viewer counts; signed-JWT access)."""
-    mux_test_mode: bool = False
-    """Create Mux live streams in test mode (free, watermarked, 5 minutes max, deleted after 24 h)."""
-    mux_health_seconds: float = Field(10.0, ge=5, le=10)
-    """Seconds between two health polls of each live Mux stream: 5-10 (Mux updates health every 5 s)."""
-    mux_viewers_seconds: float = Field(30.0, ge=1)
-    """Seconds between two reads of Mux Data's real-time current viewers."""
-
-    livekit_url: str | None = None
-    """LiveKit server URL (``wss://<project>.livekit.cloud`` or ``http://host:7880``). LiveKit is available when set."""
-    livekit_api_key: str | None = None
-    livekit_api_secret: SecretStr | None = None
-    """API secret: signs access tokens and verifies LiveKit webhooks (JWT with the body's sha256)."""
-    livekit_viewer_provider: str = "local"
-    """Provider of the paired stream that LiveKit's RTMP egress publishes to for HLS viewers: ``mux`` or ``local``."""
-    livekit_egress_start: str = Field("FIRST_VIEWER", pattern="^(FIRST_VIEWER|GO_LIVE)$")
-    """When RTMP egress starts: when the first HLS viewer arrives (``FIRST_VIEWER``) or at go-live (``GO_LIVE``)."""
-    livekit_egress_idle_seconds: float = Field(60.0, ge=0)
-    """Seconds HLS viewers must stay at zero before the egress is stopped."""
-    livekit_room_delete_seconds: float = Field(30.0, ge=0)
-    """Seconds after a LiveKit stream ends before its room is deleted."""
-    livekit_egress_layout: str = Field("speaker", pattern="^(speaker|grid|single-speaker)(-light|-dark)?$")
-    """Room-composite layout of LiveKit's default template: ``speaker``, ``grid`` or ``single-speaker``, dark
-    background (``-dark``, the default) or white (``-light``), e.g. ``grid-light``."""
-    livekit_egress_extra_urls: list[SecretStr] = Field(default_factory=list)
-    """More RTMP(S) outputs of every egress besides the paired stream's ingest, for redundancy (a JSON list, e.g.
-    a standby origin or a recorder); ``{stream_key}`` becomes the paired stream's key and ``{room}`` the room
-    name. LiveKit keeps pushing to the other outputs when one fails. Secret: the URLs may carry keys."""
-    livekit_egress_width: int = Field(1280, ge=16, le=3840)
-    livekit_egress_height: int = Field(720, ge=16, le=2160)
-    livekit_egress_video_bitrate: int = Field(3_000_000, ge=100_000)
-    """Egress video bitrate in bits per second."""
-    livekit_egress_audio_bitrate: int = Field(128_000, ge=16_000)
-    """Egress audio bitrate in bits per second."""
-    livekit_egress_codec: str = Field("H264_MAIN", pattern="^(H264_BASELINE|H264_MAIN|H264_HIGH)$")
-    livekit_token_ttl_seconds: int = Field(6 * 3600, gt=0)
-
-    provider_timeout_seconds: float = Field(10.0, gt=0)
-    """Seconds one provider API call may take before it counts as failed (then retried)."""
-    provider_retry_attempts: int = Field(4, ge=1, le=10)
-    """Attempts per provider call for transient failures (exponential backoff with jitter in between)."""
-    playback_token_ttl_seconds: int = Field(3600, ge=30, le=7 * 24 * 3600)
-    """Lifetime of a ``SIGNED`` stream's playback token (``createPlaybackToken``)."""
-    webhook_tolerance_seconds: int = Field(300, ge=1)
-    """Maximum age of a webhook's signed timestamp (Mux ``t=``; replay protection)."""
-
-    graphql_max_tokens: int = Field(5000, ge=100)
-    """Lexical tokens one GraphQL document may have (the parser stops there; ``QUERY_TOO_COMPLEX``)."""
-    graphql_max_aliases: int = Field(100, ge=0)
-    """Aliased fields one document may write (``QUERY_TOO_COMPLEX``)."""
-    graphql_max_depth: int = Field(12, ge=2)
-    """Nested selection sets an operation may have, fragments expanded (``QUERY_TOO_COMPLEX``)."""
-    graphql_max_cost: int = Field(10_000, ge=10)
-    """Fields an operation may resolve, estimated before it runs: each field 1, a list's selection times its
-    ``first`` (or ``LIVECAST_GRAPHQL_LIST_SIZE``) (``QUERY_TOO_COMPLEX``; see livecast/schema/limits.py)."""
-    graphql_list_size: int = Field(10, ge=1)
-    """Items assumed for a list field without ``first`` when estimating cost."""
-    graphql_validation_seconds: float = Field(1.0, gt=0, le=30)
-    """Seconds the spec's validation of one document may take before it is refused (``QUERY_TOO_COMPLEX``)."""
-    graphql_cache_chars: int = Field(128 * 1024, ge=0)
-    """Characters of query text whose parsed documents and validation verdicts are cached, in all."""
-    graphql_max_body_bytes: int = Field(1024 * 1024, ge=1024)
-    """Largest ``/graphql`` request body (bytes); larger gets HTTP 413 (``PAYLOAD_TOO_LARGE``)."""
-    graphql_introspection: bool | None = None
-    """``__schema``/``__type`` queries allowed. Default: on, off when ``LIVECAST_ENV=production``."""
-    graphql_suggestions: bool | None = None
-    """"Did you mean ...?" hints (schema names) in errors. Default: on, off when ``LIVECAST_ENV=production``."""
-    graphiql: bool | None = None
-    """Serve GraphiQL at ``GET /graphql`` in a browser. Default: on, off when ``LIVECAST_ENV=production``."""
-
-    http_header_timeout_seconds: float = Field(10.0, gt=0, le=300)
-    """Seconds a client has to send a request's headers (from connecting, or from its first byte on a kept-alive
-    connection); then the connection is closed (slow-loris)."""
-    http_body_timeout_seconds: float = Field(30.0, gt=0, le=3600)
-    """Seconds a client has to send a request body once its headers are in."""
-    http_max_header_bytes: int = Field(64 * 1024, ge=4096)
-    """Largest request line + headers (bytes); larger gets HTTP 431 and the connection is closed."""
-    http_max_connections: int = Field(20_000, ge=10)
-    """Open HTTP and websocket connections (and running requests) before new requests get HTTP 503."""
-    forwarded_allow_ips: str = ""
-    """Comma-separated proxy addresses (or ``*``) whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are trusted
-    for the client address (per-address limits, logs). Empty: trust no one (livecast faces clients directly)."""
-    ws_max_message_bytes: int = Field(256 * 1024, ge=4096)
-    """Largest websocket message a client may send (bytes); larger closes the connection (code 1009)."""
-
-    @field_validator("livekit_egress_extra_urls")
-    @classmethod
-    def _egress_urls(cls, urls: list[SecretStr]) -> list[SecretStr]:
-        for url in urls:
-            try:
-                filled = url.get_secret_value().format(stream_key="k", room="r")
-            except (KeyError, IndexError, ValueError) as e:
-                raise ValueError("an egress URL may only use the placeholders {stream_key} and {room}") from e
-            if not filled.startswith(("rtmp://", "rtmps://")):
-                raise ValueError("an egress URL must be rtmp:// or rtmps://")
-        return urls
-
-    @field_validator(
-        "chat_rate_limit", "reaction_rate_limit", "chat_rate_limit_privileged", "reaction_rate_limit_privileged",
-        "stream_create_rate_limit",
-    )  # fmt: skip
-    @classmethod
-    def _rate_limit(cls, value: str) -> str:
-        from limits import parse
-
-        try:
-            parse(value)
-        except ValueError as e:
-            raise ValueError('a rate limit reads "N/<period>", e.g. "20/30 seconds" or "50/day"') from e
-        return value
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:
