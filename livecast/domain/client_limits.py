@@ -20,7 +20,7 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
 
 from livecast.domain.errors import RateLimited
-from livecast.domain.ratelimit import _storage
+from livecast.domain.ratelimit import limit_storage
 
 IPV6_PREFIX = 64
 """IPv6 addresses are counted per network of this prefix length."""
@@ -55,7 +55,7 @@ class AddressLimit:
     ``LimitUnavailable`` when the Redis storage fails."""
 
     def __init__(self, url: str = "memory://", *, limit: str = "600/minute", namespace: str = "address") -> None:
-        storage, self._pool = _storage(url)
+        storage, self._pool = limit_storage(url)
         self._limiter = FixedWindowRateLimiter(storage)
         self.item: RateLimitItem = parse(limit)
         self.namespace = namespace

@@ -40,7 +40,7 @@ FALLBACK_SECONDS = 5.0
 logger = logging.getLogger(__name__)
 
 
-def _storage(url: str) -> tuple[Storage, ConnectionPool | None]:
+def limit_storage(url: str) -> tuple[Storage, ConnectionPool | None]:
     """The storage and, for Redis, its connection pool (ours, so that :meth:`RateLimits.close` can close it)."""
     scheme = url.split("://", 1)[0]
     if scheme == "memory":
@@ -73,7 +73,7 @@ class RateLimits:
         reactions_privileged: str = "60/10 seconds",
         streams: str = "50/day",
     ) -> None:
-        storage, self._pool = _storage(url)
+        storage, self._pool = limit_storage(url)
         self._limiter = MovingWindowRateLimiter(storage)
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._shared_down_until: float | None = None
