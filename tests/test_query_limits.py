@@ -5,7 +5,6 @@ nothing)."""
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 from graphql import get_introspection_query, parse
@@ -26,9 +25,7 @@ async def run(query: str, limits: QueryLimits | None = None, **kwargs: object) -
 
 async def test_a_fragment_bomb_is_measured_once_per_fragment() -> None:
     """30 fragments each spreading the next twice: 2^30 fields for the executor, 31 fragments to measure."""
-    started = time.monotonic()
-    _, errors = await run(fragment_bomb(30))
-    assert time.monotonic() - started < 0.5
+    _, errors = await run(fragment_bomb(30))  # expanded, this would not end today
     assert [(e["code"], e["limit"]) for e in errors] == [("QUERY_TOO_COMPLEX", "cost")]
     assert errors[0]["value"] == 2**31  # `me { id }` (2 fields) on each of the 2^30 paths
 
@@ -58,11 +55,10 @@ async def test_depth_counts_through_fragments() -> None:
 
 
 async def test_repeated_fields_are_refused_before_the_quadratic_merge_check() -> None:
-    """400 copies of one field took graphql-core's OverlappingFieldsCanBeMerged seconds; refused in microseconds."""
+    """400 copies of one field take graphql-core's OverlappingFieldsCanBeMerged seconds; the estimate refuses them
+    first (the refusal's ``limit`` is the pre-check's, not validation's ``time``)."""
     repeated = "{ " + " ".join('stream(id: "x") { owner { id } }' for _ in range(400)) + " }"
-    started = time.monotonic()
     _, errors = await run(repeated, QueryLimits(max_tokens=5000))
-    assert time.monotonic() - started < 0.2
     assert [(e["code"], e["limit"]) for e in errors] == [("QUERY_TOO_COMPLEX", "merge")]
     twice = "{ stream(id: \"x\") { id title } stream(id: \"x\") { id owner { id } } }"  # a legitimate repeat
     _, errors = await run(twice)

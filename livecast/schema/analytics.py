@@ -85,7 +85,7 @@ class StreamAnalytics:
             HealthPoint(
                 at=p.at, samples=p.samples, video_bitrate=p.video_bitrate, audio_bitrate=p.audio_bitrate,
                 frame_rate=p.frame_rate, drift=p.drift_ms, keyframe_interval=p.keyframe_interval,
-            )  # fmt: skip
+            )
             for p in points
         ]
 

@@ -9,8 +9,7 @@ from typing import Annotated
 import strawberry
 
 from livecast.domain import chat as domain_chat
-from livecast.domain import chat_catchup
-from livecast.domain import events
+from livecast.domain import chat_catchup, events
 from livecast.domain.errors import ValidationFailed
 from livecast.resolvers import chat as resolve
 from livecast.schema.context import Info

@@ -204,7 +204,7 @@ class DirectSender:
     returns ``True``; ``False`` (nothing sent) means: yield the payload as usual. Ordering holds because the
     resolver only runs once its previous frame was sent; errors and completion take the usual path."""
 
-    __slots__ = ("_ws", "_envelope", "_operation", "_node", "_key", "frames")
+    __slots__ = ("_envelope", "_key", "_node", "_operation", "_ws", "frames")
 
     def __init__(self, ws: SharedResultWebSocket, envelope: tuple[tuple[str, Any], ...], operation: Any, info: Any) -> None:
         raw = getattr(info, "_raw_info", info)

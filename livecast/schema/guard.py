@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, ValidationRule, validate
-from graphql.validation.validate import ValidationAbortedError
 from graphql.validation.rules.custom.no_schema_introspection import NoSchemaIntrospectionCustomRule
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from livecast.domain.errors import ErrorCode
-from livecast.schema.limits import QueryLimits, too_complex
+from livecast.schema.limits import QueryLimits, check_document
 
 TIME_LIMIT = "time"
 logger = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 class _Entry:
     document: DocumentNode
     verdict: list[GraphQLError] | None = None
+    """The spec's validation errors, once known."""
+    limits: list[GraphQLError] | None = None
+    """The limits' verdict ([] or [refusal]) once known for every request of this text (no ``first: $n``)."""
 
 
 class DocumentCache:
@@ -116,7 +119,7 @@ class QueryGuard(SchemaExtension):
         context = self.execution_context
         try:
             context.pre_execution_errors = self._refusal() or self._verdict()
-        except Exception as e:  # noqa: BLE001 - Strawberry would show an exception raised here unmasked
+        except Exception as e:
             logger.exception("GraphQL document checks failed")
             masked = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
             context.pre_execution_errors = [GraphQLError("Unexpected error.", extensions=masked, original_error=e)]
@@ -130,8 +133,14 @@ class QueryGuard(SchemaExtension):
         if operations > 1 and getattr(context, "_provided_operation_name", None) is None:
             message = "the document has several operations: name the one to run in `operationName`"
             return [GraphQLError(message, extensions={"code": ErrorCode.BAD_REQUEST.value})]
-        refused = too_complex(self.limits, document, context.schema._schema, context.variables)
-        return [refused] if refused is not None else None
+        entry = self._entry
+        if entry is not None and entry.limits is not None:
+            return entry.limits or None
+        refused, varies = check_document(self.limits, document, context.schema._schema, context.variables)
+        verdict = [refused] if refused is not None else []
+        if entry is not None and not varies:
+            entry.limits = verdict
+        return verdict or None
 
     def _verdict(self) -> list[GraphQLError]:
         entry = self._entry

@@ -37,11 +37,11 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLInterfaceType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -97,13 +97,19 @@ class TooComplex(GraphQLError):
 def too_complex(limits: QueryLimits, document: Any, schema: GraphQLSchema, variables: Any) -> TooComplex | None:
     """The first limit the document passes (aliases, then depth and cost of each operation, then merge work), or
     ``None``."""
+    return check_document(limits, document, schema, variables)[0]
+
+
+def check_document(limits: QueryLimits, document: Any, schema: GraphQLSchema, variables: Any) -> tuple[TooComplex | None, bool]:
+    """:func:`too_complex`, and whether the verdict depends on ``variables`` (a ``first: $n``): when it does not,
+    it holds for every request of this document."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     aliases = sum(1 for _ in _aliases(document))
     if aliases > limits.max_aliases:
         return TooComplex(
             f"the document has {aliases} aliases; at most {limits.max_aliases} are allowed",
             limit="aliases", value=aliases, maximum=limits.max_aliases,
-        )  # fmt: skip
+        ), False  # fmt: skip
     measure = _Measure(schema, fragments, variables if isinstance(variables, dict) else {}, limits.list_size)
     for operation in document.definitions:
         if not isinstance(operation, OperationDefinitionNode):
@@ -111,26 +117,30 @@ def too_complex(limits: QueryLimits, document: Any, schema: GraphQLSchema, varia
         size = measure.selection(operation.selection_set, _root_type(schema, operation.operation))
         depth, cost = size.depth, size.cost
         if depth > limits.max_depth:
-            return TooComplex(
+            return _refused(measure, TooComplex(
                 f"the operation nests {depth} levels deep; at most {limits.max_depth} are allowed",
                 limit="depth", value=depth, maximum=limits.max_depth,
-            )  # fmt: skip
+            ))  # fmt: skip
         if cost > limits.max_cost:
             value = cost if cost < 10**15 else float("inf")
-            return TooComplex(
+            return _refused(measure, TooComplex(
                 f"the operation may resolve up to {cost:.3g} fields; at most {limits.max_cost} are allowed "
                 f"(lower `first`, or split the query)",
                 limit="cost", value=value, maximum=limits.max_cost,
-            )  # fmt: skip
+            ))  # fmt: skip
     for name in fragments:  # validation visits unused fragments too
         measure.fragment(name)
     if measure.merge_work > limits.max_merge_work:
-        return TooComplex(
+        return _refused(measure, TooComplex(
             "too many fields answer to the same names for them to be merged (e.g. the same field repeated); "
             "give them distinct aliases or remove the repeats",
             limit="merge", value=measure.merge_work, maximum=limits.max_merge_work,
-        )  # fmt: skip
-    return None
+        ))  # fmt: skip
+    return None, measure.used_variables
+
+
+def _refused(measure: _Measure, refusal: TooComplex) -> tuple[TooComplex, bool]:
+    return refusal, measure.used_variables
 
 
 def _aliases(document: Any) -> Iterator[FieldNode]:
@@ -191,6 +201,8 @@ class _Measure:
         self.done: dict[str, _Size] = {}
         self.active: set[str] = set()
         self.merge_work = 0
+        self.used_variables = False
+        """Whether a ``first`` came from a variable (the cost depends on the request, not only the document)."""
         """Field pairs the spec's "fields can merge" rule may compare, summed over every selection set."""
 
     def fragment(self, name: str) -> _Size:
@@ -258,6 +270,7 @@ class _Measure:
         if isinstance(value, IntValueNode):
             return _bounded_int(value.value)
         if isinstance(value, VariableNode):
+            self.used_variables = True
             given = self.variables.get(value.name.value)
             if isinstance(given, int) and not isinstance(given, bool):
                 return given

@@ -7,20 +7,20 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from livecast.schema.analytics import AnalyticsQuery
-from livecast.schema.error_policy import CodedErrors, log_errors, with_code
-from livecast.schema.execution import executor_class
-from livecast.schema.guard import QueryGuard
-from livecast.schema.limits import QueryLimits
 from livecast.schema.broadcast import BroadcastMutation
 from livecast.schema.chat import ChatMutation, ChatQuery, ChatSubscription
 from livecast.schema.context import RecheckCaller
+from livecast.schema.error_policy import CodedErrors, log_errors, with_code
+from livecast.schema.execution import executor_class
+from livecast.schema.guard import QueryGuard
 from livecast.schema.health import HealthMutation, HealthQuery
+from livecast.schema.limits import QueryLimits
 from livecast.schema.moderation import ModerationMutation, ModerationQuery, ModerationSubscription
 from livecast.schema.playback import PlaybackMutation
 from livecast.schema.realtime import RealtimeSubscription
