@@ -27,15 +27,12 @@ from strawberry.asgi import GraphQL
 from strawberry.schema.base import BaseSchema
 
 from livecast.domain.errors import ErrorCode
+from livecast.http.bodies import BodyTooLarge
 from livecast.http.ws_handlers import GuardedGraphQLWSHandler, GuardedTransportWSHandler
 from livecast.schema.execution import SharedResultWebSocket
 
 STATUS_CODES = {413: ErrorCode.PAYLOAD_TOO_LARGE, 404: ErrorCode.NOT_FOUND}
 """``extensions.code`` of an HTTP refusal by status (anything else: ``BAD_REQUEST``)."""
-
-
-class BodyTooLarge(Exception):
-    """The request body passed its size limit (HTTP 413)."""
 
 
 def http_problem(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

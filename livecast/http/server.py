@@ -26,7 +26,6 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from livecast.settings import Settings
 
-
 LINGER_SECONDS = 1.0
 """After refusing a request, seconds its connection stays open (reads dropped) so the client reads the answer."""
 

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from livecast.domain import webhooks
 from livecast.domain.errors import ErrorCode, ValidationFailed
+from livecast.http.bodies import BodyTooLarge, problem, read_body
 from livecast.providers.base import ProviderEvent, WebhookRejected
 from livecast.settings import Settings
 from livecast.workers.webhooks import kick_apply
@@ -60,18 +61,19 @@ def webhook_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Respon
     async def endpoint(request: Request) -> Response:
         verify = webhook_verifier(settings, request.path_params["provider"])
         if isinstance(verify, str):
-            return _problem(404, ErrorCode.NOT_FOUND.value, verify)
-        body = await _body(request)
-        if body is None:
-            return _problem(413, "PAYLOAD_TOO_LARGE", f"a webhook is at most {MAX_WEBHOOK_BYTES} bytes")
+            return problem(404, ErrorCode.NOT_FOUND.value, verify)
+        try:
+            body = await read_body(request, MAX_WEBHOOK_BYTES)
+        except BodyTooLarge:
+            return problem(413, ErrorCode.PAYLOAD_TOO_LARGE.value, f"a webhook is at most {MAX_WEBHOOK_BYTES} bytes")
         try:
             event = verify(body, request.headers)
         except WebhookRejected as e:
-            return _problem(401, ErrorCode.UNAUTHENTICATED.value, e.reason)
+            return problem(401, ErrorCode.UNAUTHENTICATED.value, e.reason)
         try:
             receipt = await webhooks.record(event=event)
         except ValidationFailed as e:
-            return _problem(422, e.code.value, e.message)
+            return problem(422, e.code.value, e.message)
         jobs = request.app.state.runtime.jobs
         if not receipt.duplicate and receipt.status == "PENDING" and receipt.stream_id and jobs is not None:
             try:
@@ -81,20 +83,3 @@ def webhook_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Respon
         return JSONResponse({"id": receipt.id, "status": receipt.status, "duplicate": receipt.duplicate})
 
     return endpoint
-
-
-async def _body(request: Request) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_WEBHOOK_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _problem(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"code": code, "message": message}, status_code=status)
