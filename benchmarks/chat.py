@@ -53,9 +53,19 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import (  # noqa: E402 - the ingest benchmark's process helpers
-    SERVER_PROBLEM, BenchError, free_port, graphql, livecast_command, machine_jiffies, percentile, proc_cpu_seconds,
-    run_in_tempdir, stop_process, tail, wait_healthy,
+from ingest import (
+    SERVER_PROBLEM,
+    BenchError,
+    free_port,
+    graphql,
+    livecast_command,
+    machine_jiffies,
+    percentile,
+    proc_cpu_seconds,
+    run_in_tempdir,
+    stop_process,
+    tail,
+    wait_healthy,
 )  # fmt: skip
 
 TARGET_RATE = 500.0
@@ -105,7 +115,7 @@ def hist_percentile(hist: list[int], p: float) -> float:
 
 
 class Subscriber:
-    __slots__ = ("first", "last", "received", "gaps", "disorder", "ended", "error", "batches", "decoded", "closing")
+    __slots__ = ("batches", "closing", "decoded", "disorder", "ended", "error", "first", "gaps", "last", "received")
 
     def __init__(self) -> None:
         self.first: int | None = None  # first sequence received (a probe)
@@ -207,7 +217,7 @@ async def _subscribe(i: int, cfg: dict, sub: Subscriber, hist: list[int], shared
                     return
                 elif kind == "ping":
                     await ws.send('{"type":"pong"}')
-    except Exception as e:  # noqa: BLE001 - reported per subscriber
+    except Exception as e:
         sub.error = f"{type(e).__name__}: {e}"[:200]
     finally:
         sockets.pop(i, None)
@@ -340,7 +350,7 @@ def writer_process(cfg: dict, go, results) -> None:
         host, port = cfg["base"].removeprefix("http://").rsplit(":", 1)
         pool: list[HttpConnection] = [HttpConnection(host, int(port)) for _ in range(cfg["inflight"])]
         headers = [{"authorization": f"Bearer {t}"} for t in tokens]
-        while not go.is_set():
+        while not go.is_set():  # noqa: ASYNC110 - set from another process's signal through polling
             await asyncio.sleep(0.01)
         t0 = time.monotonic() + 0.2
 
@@ -365,7 +375,7 @@ def writer_process(cfg: dict, go, results) -> None:
                 else:
                     code = result.get("code") or result["__typename"]
                     refused[code] = refused.get(code, 0) + 1
-            except Exception as e:  # noqa: BLE001 - counted
+            except Exception as e:
                 key = type(e).__name__
                 errors[key] = errors.get(key, 0) + 1
             finally:

@@ -128,7 +128,7 @@ async def subscriber(sub: Subscriber, url: str, token: str, stream_id: str, gate
                     return
     except asyncio.CancelledError:
         raise
-    except Exception as e:  # noqa: BLE001 - reported to the coordinator
+    except Exception as e:
         sub.error = f"{type(e).__name__}: {e}"[:200]
     finally:
         if not sub.opened.done():

@@ -150,7 +150,7 @@ class Load:
         workers = [asyncio.create_task(self.connection()) for _ in range(self.cfg["connections"])]
         await asyncio.sleep(max(0.0, self.cfg["t0"] - time.time()))
         await self.schedule()
-        while self.pending:
+        while self.pending:  # noqa: ASYNC110 - a count, not an event
             await asyncio.sleep(0.05)
         for worker in workers:
             worker.cancel()

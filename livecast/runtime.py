@@ -10,16 +10,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from livecast.bus import create_bus
 from livecast.domain import db, encoder, lifecycle, streams
+from livecast.domain.bus import EventBus, Gap
+from livecast.domain.client_limits import AddressLimit
 from livecast.domain.deps import Deps
 from livecast.domain.errors import DomainError, InvalidState, NotFound
-from livecast.domain.health import HealthSampler
-from livecast.domain.monitoring import HealthMonitor
-from livecast.bus import create_bus
-from livecast.domain.bus import EventBus, Gap
 from livecast.domain.events import LIVE_CHANNEL, StreamStatusChanged
+from livecast.domain.health import HealthSampler
 from livecast.domain.models import StreamStatus
-from livecast.domain.client_limits import AddressLimit
+from livecast.domain.monitoring import HealthMonitor
 from livecast.domain.playback_sessions import SessionSigner
 from livecast.domain.ratelimit import RateLimits
 from livecast.domain.viewers import BEACON_PATH, Viewers, create_store

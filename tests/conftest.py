@@ -16,11 +16,11 @@ import uvicorn
 from tortoise import connections
 
 from livecast.app import create_app
-from livecast.http.server import uvicorn_config
+from livecast.bus import create_bus
 from livecast.domain import db
 from livecast.domain.auth import ensure_user, issue_token
 from livecast.domain.deps import Deps
-from livecast.bus import create_bus
+from livecast.http.server import uvicorn_config
 from livecast.runtime import domain_deps
 from livecast.settings import Settings
 from tests.helpers.processes import PrivateRedis, free_port
@@ -137,7 +137,7 @@ class Server:
         return self.graphql_http.replace("http://", "ws://")
 
     @property
-    def runtime(self):  # noqa: ANN201
+    def runtime(self):
         return self.app.state.runtime  # type: ignore[attr-defined]
 
     async def token(self, name: str, roles: list[str] | None = None) -> str:

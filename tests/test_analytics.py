@@ -112,7 +112,7 @@ async def test_analytics_match_a_hand_computed_scenario(no_jobs: Server) -> None
         sent = await mutate(server.graphql_http, bob, "sendChatMessage", "$s: ID!, $c: String!", "streamId: $s, content: $c",
                             {"s": sid, "c": f"message {n}"})  # fmt: skip
         assert sent["__typename"] == "ChatMessage", sent
-    for n in range(4):
+    for _ in range(4):
         sent = await mutate(server.graphql_http, bob, "sendReaction", "$s: ID!", 'streamId: $s, emoji: "🔥", positionX: 50, positionY: 50',
                             {"s": sid})  # fmt: skip
         assert sent["__typename"] == "Reaction", sent

@@ -77,7 +77,7 @@ async def me_codes(url: str, token: str) -> list[str | None] | None:
     """``extensions.code`` of ``me``'s errors, or ``None`` when ``me`` answers."""
     try:
         await gql_http(url, "{ me { id } }", token=token)
-    except Exception:  # noqa: BLE001 - gql raises TransportQueryError; the codes tell
+    except Exception:
         return codes(await gql_http_errors(url, "{ me { id } }", token=token))
     return None
 

@@ -26,7 +26,7 @@ async def test_a_busy_event_loop_is_not_taken_for_a_redis_outage(redis_url: str)
         async with bus.subscribe("livecast-test.busy-loop") as items:
             await asyncio.sleep(3 * PING)
             for _ in range(8):
-                time.sleep(4 * PING)  # the loop is busy (not awaiting) for more than two ping intervals
+                time.sleep(4 * PING)  # noqa: ASYNC251 - the loop is busy (not awaiting) for more than two ping intervals
                 await asyncio.sleep(PING)
             assert backend.reconnects == 0
             event = StreamStatusChanged(stream_id="s", owner_id="u", status="LIVE", previous="PREPARING", reason="", at="t")

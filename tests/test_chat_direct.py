@@ -4,6 +4,7 @@ tests/test_auth.py."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from typing import Any
 
@@ -67,7 +68,7 @@ async def test_direct_frames_keep_ids_order_and_bytes(server: Server, monkeypatc
             assert a[a.index('"payload":') :] == b[b.index('"payload":') :]
         # The envelope is the protocol's, with the subscriber's own id, whichever path sent the frame.
         for s in everyone:
-            envelope = '{"id":"%s","type":"next",' % s.op_id if s.protocol != "graphql-ws" else '{"type":"data","id":"%s",' % s.op_id
+            envelope = f'{{"id":"{s.op_id}","type":"next",' if s.protocol != "graphql-ws" else f'{{"type":"data","id":"{s.op_id}",'
             assert all(f.startswith(envelope + '"payload":{"data":{"chatMessages":') for f in s.frames), s.frames[0][:60]
         # Per batch the first subscriber of each selection takes the usual path, the others may go direct.
         assert direct[0] > 0
@@ -146,7 +147,7 @@ async def test_a_slow_fan_out_gets_a_rest_so_batches_grow_instead_of_frames(deps
         await asyncio.sleep(0.01)
     await asyncio.wait_for(reader, 10)
     assert [s for _, b in batches for s in b] == list(range(1, 61))
-    gaps = [b[0] - a[0] for a, b in zip(batches, batches[1:], strict=False)]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(batches)]
     # 0.2 s busy + 0.2 s rest between batches (not 0.2 s, nor the 0.1 s window)
     assert gaps and min(gaps) >= 0.38, gaps
     assert len(batches) <= 4, [len(b) for _, b in batches]

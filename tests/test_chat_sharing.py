@@ -13,8 +13,7 @@ from strawberry.extensions import ParserCache
 from tortoise import connections
 from websockets.asyncio.client import connect
 
-from livecast.domain import chat_commit, chat_commit_sqlite, chat_fanout
-from livecast.domain import streams
+from livecast.domain import chat_commit, chat_commit_sqlite, chat_fanout, streams
 from livecast.domain.auth import Principal, ensure_user
 from livecast.domain.chat_models import ChatMessage, ChatRoom
 from livecast.domain.deps import Deps
@@ -294,7 +293,7 @@ async def test_a_member_that_stops_reading_holds_the_others_once_then_is_ended(d
             try:
                 while True:
                     await member.next()
-            except Exception as e:  # noqa: BLE001 - what the subscription would end with
+            except Exception as e:
                 stuck_error.append(e)
 
     tasks = [asyncio.create_task(c()) for c in (reader, stuck, stuck_then_reads)]

@@ -28,7 +28,7 @@ END = "mutation($id: ID!) { endStream(id: $id) { __typename ... on Error { code 
 CANCEL = "mutation($id: ID!) { cancelStream(id: $id) { __typename ... on Error { code message } } }"
 
 
-def subscribed_on_redis(redis: Redis, stream_id: str):  # noqa: ANN201
+def subscribed_on_redis(redis: Redis, stream_id: str):
     """Process A has subscribed the stream's status channel on Redis (it does so for its first subscriber)."""
 
     async def check() -> bool:

@@ -17,7 +17,16 @@ from livecast.domain.auth import Principal, ensure_user
 from livecast.domain.bus import Delivery, EventBus
 from livecast.domain.deps import Deps
 from livecast.domain.errors import Forbidden, ValidationFailed
-from livecast.domain.events import ALERTS, HEALTH, AlertCleared, AlertRaised, Event, HealthSampled, owner_channel, stream_channel
+from livecast.domain.events import (
+    ALERTS,
+    HEALTH,
+    AlertCleared,
+    AlertRaised,
+    Event,
+    HealthSampled,
+    owner_channel,
+    stream_channel,
+)
 from livecast.domain.health import HealthSample
 from livecast.domain.health_models import StreamAlert, StreamHealthState, StreamQualityMetric
 from livecast.domain.models import AlertSeverity, HealthStatus, Stream

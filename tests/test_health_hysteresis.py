@@ -22,8 +22,8 @@ from livecast.domain.validation import StreamFields
 from livecast.settings import Settings
 from livecast.workers import mux as mux_jobs
 from tests.emulators.mux import MuxEmulator
-from tests.test_health_alerts import GOOD, LOW_BITRATE, at, collecting, owner
 from tests.helpers.waiting import eventually
+from tests.test_health_alerts import GOOD, LOW_BITRATE, at, collecting, owner
 
 K = AlertKind
 
@@ -58,7 +58,7 @@ def test_counts_round_trip_and_bad_stored_counts_count_as_zero() -> None:
     assert third.step(evaluate(GOOD), raise_after=2, clear_after=2) == ([], [(K.LOW_VIDEO_BITRATE, "a1")])
     assert third.counts() == {}
 
-    garbage = {"LOW_VIDEO_BITRATE": [True, 1], "NOPE": [5, 0], "PACKET_LOSS": "x", "HIGH_RTT": [-1, 0], 
+    garbage = {"LOW_VIDEO_BITRATE": [True, 1], "NOPE": [5, 0], "PACKET_LOSS": "x", "HIGH_RTT": [-1, 0],
                "DROPPED_FRAMES": [1]}  # fmt: skip
     assert Hysteresis.restore({}, garbage).counts() == {}
     assert K.EGRESS_FAILED not in HEALTH_KINDS

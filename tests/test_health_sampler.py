@@ -81,7 +81,7 @@ def test_rates_keyframe_interval_and_stream_facts() -> None:
 
 
 def test_rates_are_over_the_last_window_only() -> None:
-    sampler, _, publish = new(window=5)
+    _, _, publish = new(window=5)
     publish.sample_every(1, 10, video_bps=4_000_000)
     samples = publish.sample_every(1, 6, video_bps=320_000)
     assert samples[-1].video_bitrate == pytest.approx(320_000, rel=0.02), "5 s after the drop, only 320 kbps is in the window"
@@ -89,7 +89,7 @@ def test_rates_are_over_the_last_window_only() -> None:
 
 
 def test_a_slow_upload_shows_as_lower_received_rates() -> None:
-    sampler, _, publish = new()
+    _, _, publish = new()
     s = publish.sample_every(5, 10, video_bps=2_000_000, speed=0.5)[-1]
     assert s.video_bitrate == pytest.approx(1_000_000, rel=0.02)
     assert s.frame_rate == pytest.approx(15, rel=0.02)
@@ -139,7 +139,7 @@ def test_windows_must_be_positive() -> None:
         HealthSampler(window_seconds=0)
 
 
-async def test_avc_configuration_of_real_x264_output(tmp_path) -> None:  # noqa: ANN001
+async def test_avc_configuration_of_real_x264_output(tmp_path) -> None:
     out = tmp_path / "a.flv"
     process = await asyncio.create_subprocess_exec(
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=854x480:rate=25",

@@ -60,7 +60,7 @@ def test_no_import_cycles() -> None:
         if node in done:
             return
         if node in visiting:
-            cycles.append(trail[trail.index(node) :] + [node])
+            cycles.append([*trail[trail.index(node) :], node])
             return
         visiting.add(node)
         for nxt in graph[node]:

@@ -19,7 +19,7 @@ async def user_id(name: str) -> str:
 
 async def test_moderators_bans_and_timeouts(server: Server, api: str) -> None:
     url = api
-    owner, mod, viewer, other = [await server.token(n) for n in ("alice", "carol", "bob", "dave")]
+    owner, mod, viewer, _other = [await server.token(n) for n in ("alice", "carol", "bob", "dave")]
     sid = (await create_stream(url, owner))["id"]
     carol, bob, dave, alice = [await user_id(n) for n in ("carol", "bob", "dave", "alice")]
 

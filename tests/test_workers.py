@@ -32,7 +32,7 @@ from livecast.runtime import running
 from livecast.settings import Settings
 from livecast.workers import lifecycle as lifecycle_jobs
 from livecast.workers import schedule as schedule_jobs
-from livecast.workers.journal import Journal, JobRun, RedisJournal
+from livecast.workers.journal import JobRun, Journal, RedisJournal
 from livecast.workers.scheduler import RedisClaims
 from tests.conftest import TEST_SECRET, _truncate
 from tests.helpers.processes import LivecastProcess, livecast_processes
@@ -64,7 +64,7 @@ async def collecting(bus: EventBus, channels: list[str], redis: Redis | None = N
         for channel in channels:
             events = await stack.enter_async_context(bus.subscribe(channel))
 
-            async def pump(events=events) -> None:  # noqa: ANN001
+            async def pump(events=events) -> None:
                 async for item in events:
                     if isinstance(item, Event):
                         got.append(item)

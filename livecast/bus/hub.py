@@ -36,7 +36,7 @@ class Subscriber:
     """One subscription: ``async with`` registers it, ``async for`` reads it. Holds one item for gauges (a
     newer value replaces an unread one), up to ``maxsize`` for lossless delivery (beyond: ended as too slow)."""
 
-    __slots__ = ("channel", "delivery", "prepare", "closed", "_hub", "_items", "_maxsize", "_waiter", "_error")
+    __slots__ = ("_error", "_hub", "_items", "_maxsize", "_waiter", "channel", "closed", "delivery", "prepare")
 
     def __init__(self, hub: Hub | None, channel: str, delivery: Delivery, maxsize: int, prepare: Prepare | None = None) -> None:
         self.channel = channel
@@ -123,7 +123,7 @@ class _Lane:
                     if not isinstance(item, Gap):
                         try:
                             item = await self._prepare(item)
-                        except Exception as e:  # noqa: BLE001 - handed to the subscribers, whose iteration raises it
+                        except Exception as e:
                             logger.warning("preparing an event on %s failed: %r", self.inbox.channel, e)
                             self._end(e)
                             continue

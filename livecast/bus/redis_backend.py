@@ -211,5 +211,5 @@ async def _unread(pubsub: PubSub) -> bool:
 
 def _safe(url: str) -> str:
     """The URL without its password, for logs."""
-    head, sep, tail = url.rpartition("@")
+    _, sep, tail = url.rpartition("@")
     return f"{url.split('://', 1)[0]}://***@{tail}" if sep else url

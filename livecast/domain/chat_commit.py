@@ -95,7 +95,7 @@ class _Committer:
                 group, self.queue = self.queue[:MAX_GROUP], self.queue[MAX_GROUP:]
                 try:
                     stored = await _store(self.stream_id, group)
-                except Exception as e:  # noqa: BLE001 - retried alone, each caller gets its own outcome
+                except Exception as e:
                     if len(group) == 1:
                         _fail(group[0], e)
                         continue
@@ -103,7 +103,7 @@ class _Committer:
                     for pending in group:
                         try:
                             await self._deliver([pending], await _store(self.stream_id, [pending]))
-                        except Exception as e1:  # noqa: BLE001
+                        except Exception as e1:
                             _fail(pending, e1)
                     continue
                 await self._deliver(group, stored)

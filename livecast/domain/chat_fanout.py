@@ -58,7 +58,7 @@ class Batch(list):  # type: ignore[type-arg]
     """Chat items delivered together, in order. The same object reaches every member of a feed, so ``memo``
     holds what is derived from the batch alone, computed by the first member that needs it."""
 
-    __slots__ = ("memo", "first_sequence", "last_sequence")
+    __slots__ = ("first_sequence", "last_sequence", "memo")
 
     def __init__(self, items: list[ChatItem]) -> None:
         super().__init__(items)
@@ -73,7 +73,7 @@ class Member:
     """One subscriber's place in a feed: ``await member.next()`` for the next batch (``StopAsyncIteration``
     when the feed ends; its error, e.g. ``SubscriberTooSlow``, if it failed)."""
 
-    __slots__ = ("_feed", "_pending", "_items", "_waiter", "_error", "_owes", "_counted", "closed", "live")
+    __slots__ = ("_counted", "_error", "_feed", "_items", "_owes", "_pending", "_waiter", "closed", "live")
 
     def __init__(self, feed: StreamFeed) -> None:
         self._feed = feed
@@ -196,7 +196,7 @@ class StreamFeed:
                         await distributor
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # noqa: BLE001 - handed to the members, whose reading raises it
+        except Exception as e:
             error = e
         finally:
             if not self.ready.done():  # the joiners re-raise the error (none: the bus closed; they end)

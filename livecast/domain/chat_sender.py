@@ -162,7 +162,7 @@ async def _answer(stream_id: str, batch: dict[str, list[asyncio.Future[SenderSta
         states: dict[str, SenderState | None] = dict(await _read_many(stream_id, list(batch))) if len(batch) > 1 else {}
         for user_id in batch.keys() - states.keys():  # one sender, or a user (or the stream) gone: the plain query
             states[user_id] = await _read_one(stream_id, user_id)
-    except Exception as e:  # noqa: BLE001 - each waiting sender gets it
+    except Exception as e:
         for answers in batch.values():
             for answer in answers:
                 if not answer.done():

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from livecast.domain.errors import InvalidState, NotFound
 from livecast.domain.bus import EventBus
+from livecast.domain.errors import InvalidState, NotFound
 from livecast.domain.events import LIVE_CHANNEL, StreamStatusChanged, owner_channel, stream_channel
 from livecast.domain.models import Stream, StreamStatus
 

@@ -5,7 +5,6 @@ Positions are percentages of the player's width and height (0-100), so overlays 
 
 from __future__ import annotations
 
-
 from tortoise.expressions import F
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction

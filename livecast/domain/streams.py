@@ -265,7 +265,7 @@ async def list_streams(*, status: StreamStatus | None, first: int, after: str | 
     return Page(items=rows[:first], has_next_page=len(rows) > first)
 
 
-def _provider(deps: Deps, name: str):  # noqa: ANN202 - StreamProvider
+def _provider(deps: Deps, name: str):
     try:
         return deps.providers.get(name)
     except ProviderError as e:

@@ -199,7 +199,7 @@ async def _drain(deps: Deps, stream_id: str) -> tuple[int, bool]:
             return handled, False
 
 
-def _due():  # noqa: ANN202 - QuerySet[WebhookEvent]
+def _due():
     return WebhookEvent.filter(Q(status=W.PENDING) | Q(status=W.FAILED, attempts__lt=MAX_ATTEMPTS))
 
 
@@ -219,7 +219,7 @@ async def _apply_one(deps: Deps, row: WebhookEvent) -> tuple[bool, bool]:
         return False, False
     except DomainError as e:  # InvalidState (illegal move), NotFound (target gone), ...
         status, outcome = W.SKIPPED, f"not applied: {e.message}"
-    except Exception as e:  # noqa: BLE001 - kept on the row, retried by the sweep
+    except Exception as e:
         logger.exception("webhook %s %s (%s) failed to apply", row.provider, row.event_id, row.type)
         await WebhookEvent.filter(id=row.id).update(status=W.FAILED, outcome=f"failed: {e!r}"[:2000], attempts=attempts)
         return False, False

@@ -45,7 +45,7 @@ async def resilient(
             raise
         except TimeoutError as e:
             raise ProviderUnavailable(provider, f"no answer within {timeout:g} s") from e
-        except Exception as e:  # noqa: BLE001 - every SDK failure is translated, none leaks
+        except Exception as e:
             raise translate(e) from e
 
     retrying = AsyncRetrying(

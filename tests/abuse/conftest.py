@@ -209,7 +209,7 @@ async def launch(database_url: str, workdir: Path, **env: str) -> Target:
     """Start ``livecast serve --no-migrate`` on free ports, ``LIVECAST_<KEY>`` = value for each ``env`` item;
     returns once ``/healthz`` answers and the RTMP port accepts. The caller stops ``target.process``."""
     http_port, rtmp_port = free_port(), free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test directory, once
     settings = {
         "LIVECAST_DATABASE_URL": database_url,
         "LIVECAST_DATA_DIR": str(workdir / "data"),

@@ -93,7 +93,7 @@ def mux_settings(settings: Settings, emulator: MuxEmulator, **overrides: Any) ->
     """``settings`` pointed at ``emulator``: API and stats URLs, token, webhook secret and a URL signing key
     (private key base64-encoded as Mux returns it; its public PEM in ``emulator.signing_keys``)."""
     private_pem, public_pem = rsa_key_pair()
-    key_id = emulator.signing_keys and next(iter(emulator.signing_keys)) or mux_id()
+    key_id = (emulator.signing_keys and next(iter(emulator.signing_keys))) or mux_id()
     emulator.signing_keys[key_id] = public_pem
     update: dict[str, Any] = {
         "mux_api_url": emulator.url,

@@ -44,7 +44,7 @@ class LivecastProcess:
 
     async def start(self) -> LivecastProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIVECAST_")} | self.env
-        with open(self.log, "wb") as out:
+        with open(self.log, "wb") as out:  # noqa: ASYNC230 - opened once, handed to the child
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "livecast.cli", *self.command.split(),
                 env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,

@@ -22,10 +22,10 @@ import pytest
 
 from livecast.domain import lifecycle, streams
 from livecast.domain.auth import Principal, ensure_user
-from livecast.domain.models import PlaybackPolicy, Stream, StreamStatus
-from livecast.domain.validation import StreamFields
 from livecast.domain.deps import Deps
 from livecast.domain.errors import ProviderFailed
+from livecast.domain.models import PlaybackPolicy, Stream, StreamStatus
+from livecast.domain.validation import StreamFields
 from livecast.providers.base import ProviderUnavailable, StreamRef, StreamSpec
 from livecast.providers.mux import MuxProvider
 from livecast.providers.registry import ProviderRegistry
@@ -172,7 +172,7 @@ async def test_domain_keeps_the_old_id_when_mux_fails(mux_emulator: MuxEmulator,
     mux_stream = mux_emulator.live_streams[str(row.provider_stream_id)]
     mux_emulator.fail_route("POST", "/playback-ids", 400)
     signed = StreamFields(playback_policy=PlaybackPolicy.SIGNED)
-    with pytest.raises(ProviderFailed, match="policy must be|injected failure"):
+    with pytest.raises(ProviderFailed, match=r"policy must be|injected failure"):
         await streams.update_stream(deps=deps, actor=carol, stream_id=str(row.id), fields=signed)
     stored = await Stream.get(id=row.id)
     assert (stored.playback_id, stored.playback_policy) == (row.playback_id, PlaybackPolicy.PUBLIC)

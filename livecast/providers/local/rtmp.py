@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from bitstring import BitStream
 
 logging.getLogger("pyrtmp").setLevel(logging.ERROR)
-from pyrtmp.amf.serializers import AMF0Serializer  # (imported after quieting pyrtmp's DEBUG loggers)
-from pyrtmp.messages import Chunk
-from pyrtmp.messages.factory import MessageFactory
+from pyrtmp.amf.serializers import AMF0Serializer  # noqa: E402 (after quieting pyrtmp's DEBUG loggers)
+from pyrtmp.messages import Chunk  # noqa: E402
+from pyrtmp.messages.factory import MessageFactory  # noqa: E402
 
 for _name in list(logging.root.manager.loggerDict):
     if _name.startswith("pyrtmp"):
@@ -149,5 +149,5 @@ def decode_amf(msg: Message) -> object:
     )
     try:
         return MessageFactory.from_chunk(chunk)
-    except Exception as e:  # noqa: BLE001 - pyrtmp raises any type on malformed AMF; all mean "bad input"
+    except Exception as e:
         raise RTMPProtocolError(f"undecodable AMF message (type {msg.type_id}): {type(e).__name__}") from None

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from livecast.providers.local.avc import avc_config, metadata_info
-
 from livecast.providers.local.pipeline import (
+    FLV_HEADER,
     TAG_AUDIO,
     TAG_SCRIPT,
     TAG_VIDEO,
-    FLV_HEADER,
     HlsPipeline,
     PipelineBroken,
     finalize_playlist,
