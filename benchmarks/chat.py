@@ -75,7 +75,9 @@ SEND = """mutation($s: ID!, $c: String!) { sendChatMessage(streamId: $s, content
   __typename ... on ChatMessage { sequence } ... on Error { code } } }"""
 FEED = """subscription($s: ID!) { chatMessages(streamId: $s) { events {
   __typename ... on ChatMessage { sequence content author { name } } } } }"""
-FEED_MINIMAL = """subscription($s: ID!) { chatMessages(streamId: $s) { events { ... on ChatMessage { sequence content } } } }"""
+FEED_MINIMAL = (
+    """subscription($s: ID!) { chatMessages(streamId: $s) { events { ... on ChatMessage { sequence content } } } }"""
+)
 HIST_MS = 60_000  # latency histogram: 1 ms buckets up to 60 s (and one overflow bucket)
 
 
@@ -275,7 +277,10 @@ def subscriber_process(cfg: dict, indices: list[int], ready, final, stop, result
             await asyncio.sleep(0.1)
         for t in tasks:
             t.cancel()
-        rows = [(i, s.first, s.last, s.received, s.gaps, s.disorder, s.ended, s.error, s.batches, s.decoded) for i, s in subs.items()]
+        rows = [
+            (i, s.first, s.last, s.received, s.gaps, s.disorder, s.ended, s.error, s.batches, s.decoded)
+            for i, s in subs.items()
+        ]
         results.put({"rows": rows, "hist": {k: v for k, v in enumerate(hist) if v}})
 
     uvloop.run(main())
@@ -491,7 +496,11 @@ def _run(args: argparse.Namespace, workdir: Path, pg_url: str | None) -> int:
         cfg = {"ws_url": f"ws://127.0.0.1:{port}/graphql", "stream_id": stream_id, "drain": args.drain,
                "connect_concurrency": 50, "connect_pause": 0.05, "minimal": args.minimal_fields}  # fmt: skip
         for k in range(p):
-            proc = ctx.Process(target=subscriber_process, args=(cfg, list(range(k, n, p)), ready, final, stop, sub_results), daemon=True)
+            proc = ctx.Process(
+                target=subscriber_process,
+                args=(cfg, list(range(k, n, p)), ready, final, stop, sub_results),
+                daemon=True,
+            )
             proc.start()
             procs.append(proc)
 
@@ -517,7 +526,9 @@ def _run(args: argparse.Namespace, workdir: Path, pg_url: str | None) -> int:
             if server.poll() is not None:
                 raise BenchError(f"livecast serve exited ({server.returncode}):\n{tail(log_path)}")
             probes += 1
-            result = graphql(client, f"{base}/graphql", tokens[0], SEND, {"s": stream_id, "c": f"p{probes}"})["sendChatMessage"]
+            result = graphql(client, f"{base}/graphql", tokens[0], SEND, {"s": stream_id, "c": f"p{probes}"})[
+                "sendChatMessage"
+            ]
             if result["__typename"] != "ChatMessage":
                 raise BenchError(f"probe refused: {result}")
             time.sleep(1.0)
@@ -624,11 +635,19 @@ def _run(args: argparse.Namespace, workdir: Path, pg_url: str | None) -> int:
         # CPU seconds do not depend on how much CPU the other processes left the server: comparable across runs.
         print(f"API CPU per accepted message: {1000 * (cpu2 - cpu0) / max(1, n_acc):.2f} ms (incl. its fan-out, "
               f"{batches / max(1, n_acc):.1f} frames per message)")  # fmt: skip
-        print(f"load processes (not the server): writer CPU {100 * (load1[-1] - load0[-1]) / send_window:.0f}%, subscriber "
-              f"processes {100 * sum(b - a for a, b in zip(load0[:-1], load1[:-1], strict=True)) / send_window:.0f}% of one core")
-        size = "" if args.rate >= TARGET_RATE and n >= 1000 else " (smaller than the target's 500/s x 1000: indicative only)"
-        print(f"TARGET {TARGET_RATE:g} msgs/s with p99 <= {TARGET_P99:g} s and 0 loss; this run {n} subscribers at "
-              f"{args.rate:g}/s: {verdict(ok_rate and ok_p99 and ok_loss)}{size}")
+        print(
+            f"load processes (not the server): writer CPU {100 * (load1[-1] - load0[-1]) / send_window:.0f}%, subscriber "
+            f"processes {100 * sum(b - a for a, b in zip(load0[:-1], load1[:-1], strict=True)) / send_window:.0f}% of one core"
+        )
+        size = (
+            ""
+            if args.rate >= TARGET_RATE and n >= 1000
+            else " (smaller than the target's 500/s x 1000: indicative only)"
+        )
+        print(
+            f"TARGET {TARGET_RATE:g} msgs/s with p99 <= {TARGET_P99:g} s and 0 loss; this run {n} subscribers at "
+            f"{args.rate:g}/s: {verdict(ok_rate and ok_p99 and ok_loss)}{size}"
+        )
         for row in rows:
             if row[6] or row[7]:
                 print(f"  subscriber {row[0]} ended: {row[6] or row[7]}", file=sys.stderr)
@@ -641,7 +660,10 @@ def _run(args: argparse.Namespace, workdir: Path, pg_url: str | None) -> int:
         if error_subs:
             bad.append(f"{error_subs} subscriber connection(s) failed")
         if busy > 90:
-            print("warning: the machine was CPU-saturated (>90%); the load processes compete with the server", file=sys.stderr)
+            print(
+                "warning: the machine was CPU-saturated (>90%); the load processes compete with the server",
+                file=sys.stderr,
+            )
         for message in bad:
             print(f"error: {message}", file=sys.stderr)
         return 1 if bad else 0
@@ -660,14 +682,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="send duration (default 20)")
     parser.add_argument("--bus", choices=("memory", "redis"), default="memory")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server URL (e.g. postgres://postgres@127.0.0.1:5432/postgres): "
-                        "the run uses a fresh database on it, dropped afterwards (default: an SQLite file in the temp dir)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="PostgreSQL server URL (e.g. postgres://postgres@127.0.0.1:5432/postgres): "
+        "the run uses a fresh database on it, dropped afterwards (default: an SQLite file in the temp dir)",
+    )
     parser.add_argument("--writers", type=int, default=4, help="users whose tokens the writer rotates (default 4)")
     parser.add_argument("--inflight", type=int, default=64, help="max concurrent POSTs (default 64)")
-    parser.add_argument("--subscriber-processes", type=int, default=2, help="load processes for subscribers (default 2)")
-    parser.add_argument("--grace", type=float, default=20.0, help="the writer stops sending this long after --seconds if behind (default 20)")
-    parser.add_argument("--drain", type=float, default=30.0, help="max seconds to wait for delivery after sending (default 30)")
-    parser.add_argument("--ready-timeout", type=float, default=120.0, help="max seconds for all subscribers to be ready")
+    parser.add_argument(
+        "--subscriber-processes", type=int, default=2, help="load processes for subscribers (default 2)"
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=20.0,
+        help="the writer stops sending this long after --seconds if behind (default 20)",
+    )
+    parser.add_argument(
+        "--drain", type=float, default=30.0, help="max seconds to wait for delivery after sending (default 30)"
+    )
+    parser.add_argument(
+        "--ready-timeout", type=float, default=120.0, help="max seconds for all subscribers to be ready"
+    )
     parser.add_argument("--minimal-fields", action="store_true", help="subscribe to `sequence content` only")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server log, DB)")
     args = parser.parse_args(argv)

@@ -314,7 +314,9 @@ class Bench:
             while sum(group.ask("barrier", 30)) < n:  # type: ignore[arg-type]
                 self.alive()
                 if time.monotonic() > deadline:
-                    raise BenchError(f"the barrier event did not reach all subscribers in {self.args.ready_timeout:g} s")
+                    raise BenchError(
+                        f"the barrier event did not reach all subscribers in {self.args.ready_timeout:g} s"
+                    )
                 time.sleep(0.2)
             time.sleep(0.5)
         except BaseException:
@@ -362,8 +364,10 @@ class Bench:
             group.close()
         self.alive()
         if wrong:
-            raise BenchError(f"{wrong} deliveries carried the wrong status (payload or order broken), e.g. {example}; "
-                             f"errors: {errors[:3]}")
+            raise BenchError(
+                f"{wrong} deliveries carried the wrong status (payload or order broken), e.g. {example}; "
+                f"errors: {errors[:3]}"
+            )
         delivered = len(latencies)
         kb = (idle_rss - base_rss) / n / 1000
         p50 = percentile(latencies, 50) if latencies else float("nan")

@@ -58,7 +58,9 @@ from ingest import (
 )  # fmt: skip
 
 TARGET_LAG = 10.0
-CREATE = 'mutation { createStream(input: {title: "bench"}) { __typename ... on Stream { id } ... on Error { message } } }'
+CREATE = (
+    'mutation { createStream(input: {title: "bench"}) { __typename ... on Stream { id } ... on Error { message } } }'
+)
 COUNT = "query($id: ID!) { stream(id: $id) { viewerCount } }"
 SESSIONS_PER_QUERY = 20
 """Playback sessions opened per GraphQL query (aliases of ``stream { playback { session } }``)."""
@@ -203,11 +205,16 @@ def open_sessions(client: httpx.Client, url: str, token: str, stream_id: str, n:
     sessions: list[list[str]] = []
     while len(sessions) < n:
         batch = min(SESSIONS_PER_QUERY, n - len(sessions))
-        query = "query($id: ID!) { " + " ".join(
-            f"s{k}: stream(id: $id) {{ playback {{ session {{ id token }} }} }}" for k in range(batch)
-        ) + " }"
+        query = (
+            "query($id: ID!) { "
+            + " ".join(f"s{k}: stream(id: $id) {{ playback {{ session {{ id token }} }} }}" for k in range(batch))
+            + " }"
+        )
         data = graphql(client, url, token, query, {"id": stream_id})
-        sessions += [[data[f"s{k}"]["playback"]["session"]["id"], data[f"s{k}"]["playback"]["session"]["token"]] for k in range(batch)]
+        sessions += [
+            [data[f"s{k}"]["playback"]["session"]["id"], data[f"s{k}"]["playback"]["session"]["token"]]
+            for k in range(batch)
+        ]
     return sessions
 
 
@@ -245,7 +252,9 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     server = None
     try:
         with open(log_path, "wb") as log:
-            server = subprocess.Popen([*livecast_command(), "serve"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+            server = subprocess.Popen(
+                [*livecast_command(), "serve"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         client = httpx.Client(timeout=10)
         wait_healthy(client, base, server, log_path, timeout=60)
         token_run = subprocess.run([*livecast_command(), "token", "create", "--user", "bench"], check=False, cwd=workdir, env=env,
@@ -271,7 +280,10 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         results: multiprocessing.Queue = ctx.Queue()
         loader = ctx.Process(target=load_process, args=(cfg, results), daemon=True)
         loader.start()
-        print(f"{n} viewers beaconing every {args.interval:g} s for {args.seconds:g} s over {args.connections} connections ...", flush=True)
+        print(
+            f"{n} viewers beaconing every {args.interval:g} s for {args.seconds:g} s over {args.connections} connections ...",
+            flush=True,
+        )
 
         window = (t0 + 2 * args.interval, t0 + args.leave_after)
         counts: list[tuple[float, int]] = []
@@ -316,7 +328,9 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
               f"cores={multiprocessing.cpu_count()}")  # fmt: skip
         print(f"beacons/s handled (steady window {window[1] - window[0]:.0f} s): {rate:.0f}  (target {expected_rate:.0f}: "
               f"{'PASS' if rate >= 0.95 * expected_rate else 'FAIL'}); errors {errors} {load['errors'] or ''}")  # fmt: skip
-        print(f"beacon latency: {summary(load['latencies'], 'ms')}; load process send delay max {load['max_delay']:.2f} s")
+        print(
+            f"beacon latency: {summary(load['latencies'], 'ms')}; load process send delay max {load['max_delay']:.2f} s"
+        )
         print(f"API process CPU (steady window): {server_cpu:.0f}% of one core (must stay < 100%: "
               f"{'PASS' if server_cpu < 100 else 'FAIL'}); load process CPU {load['cpu']:.1f} s total")  # fmt: skip
         print(f"CCV lag, first beacon -> counted: {summary(joined)}  (target <= {TARGET_LAG:g} s: "
@@ -342,10 +356,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=75.0, help="load duration (default 75)")
     parser.add_argument("--interval", type=float, default=5.0, help="beacon interval and count period, s (default 5)")
     parser.add_argument("--connections", type=int, default=256, help="keep-alive connections of the load (default 256)")
-    parser.add_argument("--leave-after", type=float, default=40.0, help="every 10th viewer sends 'ended' (default 40 s)")
+    parser.add_argument(
+        "--leave-after", type=float, default=40.0, help="every 10th viewer sends 'ended' (default 40 s)"
+    )
     parser.add_argument("--silent-after", type=float, default=45.0, help="every 10th+1 goes silent (default 45 s)")
     parser.add_argument("--flush-seconds", type=float, default=30.0, help="LIVECAST_VIEWER_FLUSH_SECONDS (default 30)")
-    parser.add_argument("--viewers-url", default="memory://", help="LIVECAST_VIEWERS_URL, e.g. redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--viewers-url", default="memory://", help="LIVECAST_VIEWERS_URL, e.g. redis://127.0.0.1:6379/0"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, DB)")
     args = parser.parse_args(argv)
     if not 3 * args.interval <= args.leave_after < args.silent_after < args.seconds - 20:

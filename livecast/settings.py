@@ -35,7 +35,9 @@ class Settings(BaseSettings, LimitSettings, ProviderSettings):
     """All livecast configuration. Field ``x`` is read from ``LIVECAST_X``; the limits and the providers' fields
     are declared in :mod:`livecast.settings_limits` and :mod:`livecast.settings_providers`."""
 
-    model_config = SettingsConfigDict(env_prefix="LIVECAST_", env_file=".env", extra="ignore", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LIVECAST_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
     """Errors name the setting, never its value: values may be secrets (keys, passwords in URLs)."""
 
     env: Environment = Environment.DEVELOPMENT

@@ -84,9 +84,26 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 async def _truncate() -> None:
     conn = connections.get("default")
-    for table in ("webhook_events", "simulcast_targets", "broadcasts", "reactions", "moderation_log", "chat_bans", "stream_moderators", "chat_messages", "chat_rooms",
-                  "memberships", "follows", "stream_alerts", "stream_quality_metrics", "stream_health",
-                  "viewer_sessions", "viewer_samples", "streams", "users"):
+    for table in (
+        "webhook_events",
+        "simulcast_targets",
+        "broadcasts",
+        "reactions",
+        "moderation_log",
+        "chat_bans",
+        "stream_moderators",
+        "chat_messages",
+        "chat_rooms",
+        "memberships",
+        "follows",
+        "stream_alerts",
+        "stream_quality_metrics",
+        "stream_health",
+        "viewer_sessions",
+        "viewer_samples",
+        "streams",
+        "users",
+    ):
         await conn.execute_script(f'DELETE FROM "{table}"')
 
 

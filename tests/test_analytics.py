@@ -127,7 +127,9 @@ async def test_analytics_match_a_hand_computed_scenario(no_jobs: Server) -> None
         "s1": ("v1", 25_000, 10_000, "ended", True), "s2": ("v1", 5_000, 0, "playing", False),
         "s3": ("v2", 20_000, 2_500, "playing", False), "s4": ("v3", 0, 5_000, "buffering", False),
     }  # fmt: skip
-    assert rows["s1"].started_at == datetime.fromtimestamp(f0, UTC) and rows["s3"].last_seen == datetime.fromtimestamp(f0 + 40, UTC)
+    assert rows["s1"].started_at == datetime.fromtimestamp(f0, UTC) and rows["s3"].last_seen == datetime.fromtimestamp(
+        f0 + 40, UTC
+    )
     assert await ViewerSample.filter(stream_id=sid).count() == 5
     stream = await Stream.get(id=sid)
     assert (stream.viewer_count, stream.peak_viewer_count) == (0, 2), "ended: back to 0"
@@ -135,7 +137,9 @@ async def test_analytics_match_a_hand_computed_scenario(no_jobs: Server) -> None
     for token in (owner, admin):
         data = (await gql_http(server.graphql_http, ANALYTICS, {"id": sid, "interval": 5}, token))["streamAnalytics"]
         assert {k: data[k] for k in EXPECTED} == pytest.approx(EXPECTED)
-        series = [(datetime.fromisoformat(p["at"]).timestamp() - f0, p["average"], p["peak"]) for p in data["viewerSeries"]]
+        series = [
+            (datetime.fromisoformat(p["at"]).timestamp() - f0, p["average"], p["peak"]) for p in data["viewerSeries"]
+        ]
         assert series == [(0, 1, 1), (5, 2, 2), (20, 2, 2), (35, 0, 0), (40, 1, 1)]
         assert data["healthSeries"] == []
     minute = (await gql_http(server.graphql_http, ANALYTICS, {"id": sid, "interval": 60}, owner))["streamAnalytics"]
@@ -165,7 +169,11 @@ async def check_csv(server: Server, sid: str, f0: float, owner: str, bob: str) -
             "total_watch_seconds": 50, "average_watch_seconds": 12.5, "buffering_ratio": 0.35, "live_minutes": 10,
             "chat_messages_per_minute": 0.6, "reactions_per_minute": 0.4,
         })  # fmt: skip
-        peaks = [(datetime.fromisoformat(r["at"]).timestamp() - f0, int(r["value"])) for r in rows if r["metric"] == "viewers_peak"]
+        peaks = [
+            (datetime.fromisoformat(r["at"]).timestamp() - f0, int(r["value"]))
+            for r in rows
+            if r["metric"] == "viewers_peak"
+        ]
         assert peaks == [(0, 1), (5, 2), (20, 2), (35, 0), (40, 1)]
 
         refusals = [
@@ -185,16 +193,23 @@ async def test_health_series_averages_the_stored_samples_per_bucket(deps: Deps) 
     actor = Principal(user_id=str(user.id), name=user.name, roles=frozenset())
     stream = await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="health"))
     t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    for seconds, video, fps, drift in ((0, 1_000_000, 30.0, 100.0), (5, 2_000_000, 20.0, None), (60, 500_000, 25.0, 900.0)):
+    for seconds, video, fps, drift in (
+        (0, 1_000_000, 30.0, 100.0),
+        (5, 2_000_000, 20.0, None),
+        (60, 500_000, 25.0, 900.0),
+    ):
         await StreamQualityMetric.create(stream_id=stream.id, sampled_at=t0 + timedelta(seconds=seconds), status="GOOD",
                                          video_bitrate=video, frame_rate=fps, drift_ms=drift)  # fmt: skip
     points = await analytics.health_series(stream_id=str(stream.id), interval=60)
     assert [(p.at, p.samples, p.video_bitrate, p.frame_rate, p.drift_ms, p.audio_bitrate) for p in points] == [
         (t0, 2, 1_500_000, 25.0, 100.0, None), (t0 + timedelta(seconds=60), 1, 500_000, 25.0, 900.0, None),
     ]  # fmt: skip
-    rows = list(csv.DictReader(io.StringIO(await analytics.export_csv(actor=actor, stream_id=str(stream.id), interval=60))))
+    rows = list(
+        csv.DictReader(io.StringIO(await analytics.export_csv(actor=actor, stream_id=str(stream.id), interval=60)))
+    )
     assert [(r["at"], float(r["value"])) for r in rows if r["metric"] == "video_bitrate"] == [
-        (t0.isoformat(), 1_500_000), ((t0 + timedelta(seconds=60)).isoformat(), 500_000),
+        (t0.isoformat(), 1_500_000),
+        ((t0 + timedelta(seconds=60)).isoformat(), 500_000),
     ]
     assert {r["metric"]: r["value"] for r in rows if not r["at"]}["chat_messages_per_minute"] == "", "never live"
 
@@ -209,9 +224,23 @@ async def test_chat_series_counts_messages_and_reactions_per_bucket(no_jobs: Ser
     t0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     message_at, reaction_at = (5, 30, 59.9, 61, 185), (10, 125, 126.5)
     for n, _ in enumerate(message_at):
-        await mutate(server.graphql_http, bob, "sendChatMessage", "$s: ID!, $c: String!", "streamId: $s, content: $c", {"s": sid, "c": f"m{n}"})
+        await mutate(
+            server.graphql_http,
+            bob,
+            "sendChatMessage",
+            "$s: ID!, $c: String!",
+            "streamId: $s, content: $c",
+            {"s": sid, "c": f"m{n}"},
+        )
     for _ in reaction_at:
-        await mutate(server.graphql_http, bob, "sendReaction", "$s: ID!", 'streamId: $s, emoji: "🔥", positionX: 1, positionY: 1', {"s": sid})
+        await mutate(
+            server.graphql_http,
+            bob,
+            "sendReaction",
+            "$s: ID!",
+            'streamId: $s, emoji: "🔥", positionX: 1, positionY: 1',
+            {"s": sid},
+        )
     messages = await ChatMessage.filter(stream_id=sid).order_by("sequence")
     reactions = await Reaction.filter(stream_id=sid).order_by("id")
     for row, seconds in [*zip(messages, message_at, strict=True), *zip(reactions, reaction_at, strict=True)]:
@@ -219,7 +248,9 @@ async def test_chat_series_counts_messages_and_reactions_per_bucket(no_jobs: Ser
     await mutate(server.graphql_http, bob, "deleteChatMessage", "$id: ID!", "id: $id", {"id": str(messages[0].id)})
 
     query = "query($id: ID!, $i: Int!) { streamAnalytics(streamId: $id) { chatSeries(interval: $i) { at messages reactions } } }"
-    per_minute = (await gql_http(server.graphql_http, query, {"id": sid, "i": 60}, owner))["streamAnalytics"]["chatSeries"]
+    per_minute = (await gql_http(server.graphql_http, query, {"id": sid, "i": 60}, owner))["streamAnalytics"][
+        "chatSeries"
+    ]
     at = lambda s: (t0 + timedelta(seconds=s)).isoformat()  # noqa: E731
     assert per_minute == [
         {"at": at(0), "messages": 3, "reactions": 1},  # a deleted message was still posted
@@ -229,7 +260,13 @@ async def test_chat_series_counts_messages_and_reactions_per_bucket(no_jobs: Ser
     ]
     five = (await gql_http(server.graphql_http, query, {"id": sid, "i": 5}, owner))["streamAnalytics"]["chatSeries"]
     assert [(p["at"], p["messages"], p["reactions"]) for p in five] == [
-        (at(5), 1, 0), (at(10), 0, 1), (at(30), 1, 0), (at(55), 1, 0), (at(60), 1, 0), (at(125), 0, 2), (at(185), 1, 0),
+        (at(5), 1, 0),
+        (at(10), 0, 1),
+        (at(30), 1, 0),
+        (at(55), 1, 0),
+        (at(60), 1, 0),
+        (at(125), 0, 2),
+        (at(185), 1, 0),
     ]
     errors = await gql_http_errors(server.graphql_http, query, {"id": sid, "i": 60}, bob)
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
@@ -237,4 +274,9 @@ async def test_chat_series_counts_messages_and_reactions_per_bucket(no_jobs: Ser
         response = await client.get(f"{server.http}/v1/streams/{sid}/analytics.csv", params={"interval": 60},
                                     headers={"Authorization": f"Bearer {owner}"})  # fmt: skip
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["at"], int(r["value"])) for r in rows if r["metric"] == "reactions"] == [(at(0), 1), (at(60), 0), (at(120), 2), (at(180), 0)]
+    assert [(r["at"], int(r["value"])) for r in rows if r["metric"] == "reactions"] == [
+        (at(0), 1),
+        (at(60), 0),
+        (at(120), 2),
+        (at(180), 0),
+    ]

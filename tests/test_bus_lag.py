@@ -29,7 +29,9 @@ async def test_a_busy_event_loop_is_not_taken_for_a_redis_outage(redis_url: str)
                 time.sleep(4 * PING)  # noqa: ASYNC251 - the loop is busy (not awaiting) for more than two ping intervals
                 await asyncio.sleep(PING)
             assert backend.reconnects == 0
-            event = StreamStatusChanged(stream_id="s", owner_id="u", status="LIVE", previous="PREPARING", reason="", at="t")
+            event = StreamStatusChanged(
+                stream_id="s", owner_id="u", status="LIVE", previous="PREPARING", reason="", at="t"
+            )
             await bus.publish(["livecast-test.busy-loop"], event)
             assert await asyncio.wait_for(anext(items), 5) == event  # not a Gap
     finally:
@@ -46,7 +48,9 @@ async def test_a_quiet_channel_is_not_taken_for_a_redis_outage(redis_url: str) -
         async with bus.subscribe("livecast-test.quiet") as items:
             await asyncio.sleep(12 * PING)
             assert backend.reconnects == 0
-            event = StreamStatusChanged(stream_id="s", owner_id="u", status="LIVE", previous="PREPARING", reason="", at="t")
+            event = StreamStatusChanged(
+                stream_id="s", owner_id="u", status="LIVE", previous="PREPARING", reason="", at="t"
+            )
             await bus.publish(["livecast-test.quiet"], event)
             assert await asyncio.wait_for(anext(items), 5) == event  # not a Gap
     finally:

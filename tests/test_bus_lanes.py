@@ -15,7 +15,9 @@ from livecast.domain.events import Event, StreamStatusChanged
 
 
 def status(n: int) -> StreamStatusChanged:
-    return StreamStatusChanged(stream_id="s", owner_id="u", status="LIVE", previous="PREPARING", reason=f"#{n}", at=f"t{n}")
+    return StreamStatusChanged(
+        stream_id="s", owner_id="u", status="LIVE", previous="PREPARING", reason=f"#{n}", at=f"t{n}"
+    )
 
 
 async def test_prepare_runs_once_per_event_for_all_subscribers_in_order() -> None:
@@ -56,7 +58,11 @@ async def test_a_failing_prepare_ends_those_subscriptions_with_its_error() -> No
     bus = create_bus("memory://")
     await bus.connect()
     try:
-        async with bus.subscribe("c", prepare=prepare) as a, bus.subscribe("c", prepare=prepare) as b, bus.subscribe("c") as plain:
+        async with (
+            bus.subscribe("c", prepare=prepare) as a,
+            bus.subscribe("c", prepare=prepare) as b,
+            bus.subscribe("c") as plain,
+        ):
             await bus.publish(["c"], status(1))
             for sub in (a, b):
                 with pytest.raises(ConnectionError):
@@ -73,7 +79,10 @@ async def test_gauge_lane_keeps_the_latest_and_gaps_pass_through() -> None:
     bus = create_bus("memory://")
     await bus.connect()
     try:
-        async with bus.subscribe("c", delivery=Delivery.GAUGE, prepare=prepare) as gauge, bus.subscribe("c", prepare=prepare) as lossless:
+        async with (
+            bus.subscribe("c", delivery=Delivery.GAUGE, prepare=prepare) as gauge,
+            bus.subscribe("c", prepare=prepare) as lossless,
+        ):
             for n in range(3):
                 await bus.publish(["c"], status(n))
             await asyncio.sleep(0.05)

@@ -148,7 +148,11 @@ async def test_websocket_subscribe_complete_cycles_leave_server_memory_flat(serv
         )  # fmt: skip
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert message["type"] == "next", message
-        assert message["payload"]["data"]["streamStatusChanged"] == {"id": stream["id"], "status": "CANCELLED", "title": "memory"}
+        assert message["payload"]["data"]["streamStatusChanged"] == {
+            "id": stream["id"],
+            "status": "CANCELLED",
+            "title": "memory",
+        }
     await until(lambda: bus.subscriber_count(channel) == 0, "the socket's subscriptions to be released")
     assert bus.channel_count == channels_before
     assert bus.backend_channel_count == backend_before
@@ -171,10 +175,14 @@ async def test_websocket_deliveries_on_one_subscription_leave_server_memory_flat
 
         async def cycle(i: int) -> None:
             status = statuses[i % 2]
-            event = StreamStatusChanged(stream_id=stream["id"], owner_id="u", status=status, previous="", reason="", at=f"t{i}")
+            event = StreamStatusChanged(
+                stream_id=stream["id"], owner_id="u", status=status, previous="", reason="", at=f"t{i}"
+            )
             await bus.publish([channel], event)
             message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            assert message["type"] == "next" and message["payload"]["data"]["streamStatusChanged"]["status"] == status, message
+            assert (
+                message["type"] == "next" and message["payload"]["data"]["streamStatusChanged"]["status"] == status
+            ), message
 
         growth, rss_growth, elapsed = await measure(cycle)
     await until(lambda: bus.subscriber_count(channel) == 0, "the subscription to be released")

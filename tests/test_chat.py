@@ -35,7 +35,11 @@ async def test_send_cleans_and_validates(server: Server, api: str) -> None:
     assert (await send(url, viewer, sid, "<b>not html</b>"))["content"] == "<b>not html</b>", "stored as plain text"
     for bad in ("", "   ", "\u200b\u200b", "x" * 501):
         refused = await send(url, viewer, sid, bad)
-        assert (refused["__typename"], refused["code"], refused["field"]) == ("ValidationError", "VALIDATION", "content")
+        assert (refused["__typename"], refused["code"], refused["field"]) == (
+            "ValidationError",
+            "VALIDATION",
+            "content",
+        )
     assert (await send(url, viewer, sid, "é" * 500))["__typename"] == "ChatMessage", "500 characters is the limit"
     anonymous = await send(url, None, sid, "hi")  # type: ignore[arg-type]
     assert anonymous["code"] == "UNAUTHENTICATED"
@@ -75,7 +79,15 @@ async def test_delete_and_pin_rules(server: Server, api: str) -> None:
     first, second = await send(url, viewer, sid, "first"), await send(url, viewer, sid, "second")
 
     async def delete(token: str, mid: str) -> dict:
-        return await mutate(url, token, "deleteChatMessage", "$id: ID!", "id: $id", {"id": mid}, f"... on ChatMessage {{ {MESSAGE_FIELDS} }}")
+        return await mutate(
+            url,
+            token,
+            "deleteChatMessage",
+            "$id: ID!",
+            "id: $id",
+            {"id": mid},
+            f"... on ChatMessage {{ {MESSAGE_FIELDS} }}",
+        )
 
     async def pin(token: str, mid: str, field: str = "pinChatMessage") -> dict:
         return await mutate(url, token, field, "$id: ID!", "id: $id", {"id": mid}, "... on ChatMessage { id }")
@@ -88,12 +100,15 @@ async def test_delete_and_pin_rules(server: Server, api: str) -> None:
     assert pinned["stream"]["pinnedMessage"] == {"content": "second"}, "one pinned message; pinning replaces it"
     deleted = await delete(viewer, second["id"])  # the author deletes their own message
     assert (deleted["deleted"], deleted["content"]) == (True, None)
-    data = await gql_http(url, "query($s: ID!) { stream(id: $s) { chatMessageCount pinnedMessage { id } } }", {"s": sid})
+    data = await gql_http(
+        url, "query($s: ID!) { stream(id: $s) { chatMessageCount pinnedMessage { id } } }", {"s": sid}
+    )
     assert data["stream"] == {"chatMessageCount": 1, "pinnedMessage": None}, "a deleted message is unpinned"
     assert (await delete(owner, first["id"]))["deleted"] is True, "the owner moderates"
     history = (await gql_http(url, HISTORY, {"s": sid, "first": 10}))["chatMessages"]["edges"]
     assert [e["node"] for e in history] == [
-        {"sequence": 1, "content": None, "deleted": True}, {"sequence": 2, "content": None, "deleted": True}
+        {"sequence": 1, "content": None, "deleted": True},
+        {"sequence": 2, "content": None, "deleted": True},
     ]
 
 

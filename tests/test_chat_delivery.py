@@ -32,16 +32,23 @@ MESSAGES = 2000
 
 async def post(client: httpx.AsyncClient, url: str, token: str, stream_id: str, content: str) -> dict:
     response = await client.post(
-        url, json={"query": SEND, "variables": {"s": stream_id, "c": content}}, headers={"Authorization": f"Bearer {token}"}
+        url,
+        json={"query": SEND, "variables": {"s": stream_id, "c": content}},
+        headers={"Authorization": f"Bearer {token}"},
     )
     response.raise_for_status()
     return response.json()["data"]["sendChatMessage"]
 
 
-async def test_concurrent_writers_on_two_processes(deps: Deps, database_url: str, redis_url: str, tmp_path: Path) -> None:
+async def test_concurrent_writers_on_two_processes(
+    deps: Deps, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
     if not database_url.startswith("postgres"):
         pytest.skip("needs PostgreSQL (several processes writing one stream); .ci/run's second pass runs it")
-    tokens = [issue_token(user=await ensure_user(name=f"writer{n}", roles=[]), key=TEST_SECRET, ttl_seconds=3600) for n in range(WRITERS)]
+    tokens = [
+        issue_token(user=await ensure_user(name=f"writer{n}", roles=[]), key=TEST_SECRET, ttl_seconds=3600)
+        for n in range(WRITERS)
+    ]
     ports = [free_port(), free_port()]
     env = {
         "LIVECAST_DATABASE_URL": database_url, "LIVECAST_BUS_URL": redis_url, "LIVECAST_SECRET_KEY": TEST_SECRET,
@@ -52,7 +59,9 @@ async def test_concurrent_writers_on_two_processes(deps: Deps, database_url: str
     redis = Redis.from_url(redis_url)
     async with livecast_processes() as processes:
         for n, port in enumerate(ports):
-            process = LivecastProcess("serve --no-migrate", env | {"LIVECAST_HTTP_PORT": str(port)}, tmp_path / f"api{n}.log")
+            process = LivecastProcess(
+                "serve --no-migrate", env | {"LIVECAST_HTTP_PORT": str(port)}, tmp_path / f"api{n}.log"
+            )
             processes.append(await process.start())
         for process, port in zip(processes, ports, strict=True):
             await process.ready(http_port=port)
@@ -80,7 +89,11 @@ async def test_concurrent_writers_on_two_processes(deps: Deps, database_url: str
             assert all(seqs == sorted(seqs) for seqs in per_writer), "each writer's messages are ordered"
             assert sorted(s for seqs in per_writer for s in seqs) == list(range(1, MESSAGES + 1)), "gap-free, unique"
             for subscriber in subscribers:
-                await eventually(lambda s=subscriber: len(s.sequences()) >= MESSAGES or s.task.done(), timeout=60, what="all messages")
+                await eventually(
+                    lambda s=subscriber: len(s.sequences()) >= MESSAGES or s.task.done(),
+                    timeout=60,
+                    what="all messages",
+                )
                 assert subscriber.error is None, subscriber.error
                 assert subscriber.sequences() == list(range(1, MESSAGES + 1))
             counted = await gql_http(urls[1], "query($s: ID!) { stream(id: $s) { chatMessageCount } }", {"s": sid})

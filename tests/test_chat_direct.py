@@ -36,7 +36,9 @@ def _count_direct(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def _burst(server: Server, token: str, sid: str, first: int, n: int) -> None:
     # sent in small concurrent groups: several batches, most of them of several messages
     for start in range(first, first + n, 5):
-        await asyncio.gather(*(send(server.graphql_http, token, sid, f"m{k}") for k in range(start, min(start + 5, first + n))))
+        await asyncio.gather(
+            *(send(server.graphql_http, token, sid, f"m{k}") for k in range(start, min(start + 5, first + n)))
+        )
 
 
 async def test_direct_frames_keep_ids_order_and_bytes(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +51,9 @@ async def test_direct_frames_keep_ids_order_and_bytes(server: Server, monkeypatc
     narrow = [RawSubscriber(ws, NARROW, v, f"n{n}") for n in range(2)]
     everyone = wides + legacy + narrow
     try:
-        await eventually(lambda: chat_fanout.follower_count(server.runtime.deps.bus, sid) == len(everyone), what="live subscribers")
+        await eventually(
+            lambda: chat_fanout.follower_count(server.runtime.deps.bus, sid) == len(everyone), what="live subscribers"
+        )
         await _burst(server, owner, sid, 0, 40)
         await eventually(lambda: all(len(s.sequences()) == 40 for s in everyone), what="all messages everywhere")
         for s in everyone:
@@ -68,8 +72,14 @@ async def test_direct_frames_keep_ids_order_and_bytes(server: Server, monkeypatc
             assert a[a.index('"payload":') :] == b[b.index('"payload":') :]
         # The envelope is the protocol's, with the subscriber's own id, whichever path sent the frame.
         for s in everyone:
-            envelope = f'{{"id":"{s.op_id}","type":"next",' if s.protocol != "graphql-ws" else f'{{"type":"data","id":"{s.op_id}",'
-            assert all(f.startswith(envelope + '"payload":{"data":{"chatMessages":') for f in s.frames), s.frames[0][:60]
+            envelope = (
+                f'{{"id":"{s.op_id}","type":"next",'
+                if s.protocol != "graphql-ws"
+                else f'{{"type":"data","id":"{s.op_id}",'
+            )
+            assert all(f.startswith(envelope + '"payload":{"data":{"chatMessages":') for f in s.frames), s.frames[0][
+                :60
+            ]
         # Per batch the first subscriber of each selection takes the usual path, the others may go direct.
         assert direct[0] > 0
     finally:
@@ -86,7 +96,9 @@ async def _raw(url: str, protocol: str) -> Any:
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
-async def test_unsubscribing_mid_stream_stops_direct_frames(server: Server, monkeypatch: pytest.MonkeyPatch, protocol: str) -> None:
+async def test_unsubscribing_mid_stream_stops_direct_frames(
+    server: Server, monkeypatch: pytest.MonkeyPatch, protocol: str
+) -> None:
     direct = _count_direct(monkeypatch)
     owner = await server.token("alice")
     sid = (await create_stream(server.graphql_http, owner))["id"]
@@ -123,7 +135,9 @@ async def test_unsubscribing_mid_stream_stops_direct_frames(server: Server, monk
 # ------------------------------------------------------------------------------------------ adaptive batching
 
 
-async def test_a_slow_fan_out_gets_a_rest_so_batches_grow_instead_of_frames(deps: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_slow_fan_out_gets_a_rest_so_batches_grow_instead_of_frames(
+    deps: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from livecast.domain import chat_commit
     from tests.test_chat_sharing import _stream
 
@@ -143,7 +157,9 @@ async def test_a_slow_fan_out_gets_a_rest_so_batches_grow_instead_of_frames(deps
     reader = asyncio.create_task(slow_reader())
     await eventually(lambda: chat_fanout.follower_count(deps.bus, sid) == 1, what="reader")
     for n in range(60):  # 100 messages/s for 0.6 s
-        await chat_commit.store_and_publish(bus=deps.bus, stream_id=sid, author_id=str(user.id), author_name="a", content=f"m{n}")
+        await chat_commit.store_and_publish(
+            bus=deps.bus, stream_id=sid, author_id=str(user.id), author_name="a", content=f"m{n}"
+        )
         await asyncio.sleep(0.01)
     await asyncio.wait_for(reader, 10)
     assert [s for _, b in batches for s in b] == list(range(1, 61))

@@ -77,5 +77,7 @@ async def test_chat_fields_of_a_stream_list_are_batched(quiet: Server, caplog: p
     for who, token in (("owner", owner), ("viewer", viewer), ("anonymous", None)):
         listed, counts[who, 6] = await _listed(server, caplog, token)
         assert set(ids) <= set(listed)
-        assert counts[who, 6] == counts[who, 3], f"{who}: {counts[who, 3]} queries for 3 streams, {counts[who, 6]} for 6"
+        assert counts[who, 6] == counts[who, 3], (
+            f"{who}: {counts[who, 3]} queries for 3 streams, {counts[who, 6]} for 6"
+        )
     assert counts["viewer", 3] == 9, counts  # streams, rooms (2), reactions, moderators (2), pinned messages, users (2)

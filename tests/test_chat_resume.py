@@ -40,7 +40,9 @@ async def _away(server: Server, subscriber: ChatSubscriber, sid: str) -> None:
     await eventually(lambda: bus.subscriber_count(stream_channel(sid, CHAT)) == 0, what="the subscriber is gone")
 
 
-async def test_a_resumed_subscriber_learns_of_deletions_and_pin_changes_it_missed(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_resumed_subscriber_learns_of_deletions_and_pin_changes_it_missed(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # One process, one clock: no slack, so changes it saw before disconnecting do not come again (with the
     # default CATCH_UP_SLACK, those of the 2 s before its last message would: harmless, but not exact).
     monkeypatch.setattr(chat_catchup, "CATCH_UP_SLACK", timedelta(0))
@@ -53,7 +55,9 @@ async def test_a_resumed_subscriber_learns_of_deletions_and_pin_changes_it_misse
     await _away(server, first, sid)
 
     # While it is away: its own message 2 deleted by the author, 4 pinned, 6 and 7 posted, 7 removed by the owner.
-    assert (await mutate(url, viewer, "deleteChatMessage", *ID_ARG, {"id": sent[1]["id"]}))["__typename"] == "ChatMessage"
+    assert (await mutate(url, viewer, "deleteChatMessage", *ID_ARG, {"id": sent[1]["id"]}))[
+        "__typename"
+    ] == "ChatMessage"
     assert (await mutate(url, owner, "pinChatMessage", *ID_ARG, {"id": sent[3]["id"]}))["__typename"] == "ChatMessage"
     sent += [await send(url, viewer, sid, f"m{n}") for n in (6, 7)]
     await mutate(url, owner, "deleteChatMessage", *ID_ARG, {"id": sent[6]["id"]})
@@ -82,7 +86,9 @@ async def test_a_resumed_subscriber_learns_of_deletions_and_pin_changes_it_misse
     # Nothing changed since message 9: a resume gets exactly the live messages.
     quiet = ChatSubscriber(server.graphql_ws, sid, after=9)
     try:
-        await eventually(lambda: server.runtime.deps.bus.subscriber_count(stream_channel(sid, CHAT)) == 1, what="subscribed")
+        await eventually(
+            lambda: server.runtime.deps.bus.subscriber_count(stream_channel(sid, CHAT)) == 1, what="subscribed"
+        )
         await send(url, viewer, sid, "m10")
         await eventually(lambda: len(quiet.events) >= 1, what="the live message")
         assert kinds(quiet.events) == [("M", 10, False)]
@@ -100,7 +106,9 @@ async def test_a_full_replay_ends_with_the_pinned_message(server: Server) -> Non
     try:
         await eventually(lambda: len(replay.events) >= 4, what="the replay and the pin")
         assert kinds(replay.events) == [("M", 1, False), ("M", 2, False), ("M", 3, False), ("S", sent[0]["id"])]
-        await eventually(lambda: server.runtime.deps.bus.subscriber_count(stream_channel(sid, CHAT)) == 1, what="subscribed")
+        await eventually(
+            lambda: server.runtime.deps.bus.subscriber_count(stream_channel(sid, CHAT)) == 1, what="subscribed"
+        )
         await send(url, viewer, sid, "m4")
         await eventually(lambda: len(live.events) >= 1 and len(replay.events) >= 5, what="the live message")
         assert kinds(live.events) == [("M", 4, False)], "a live-only subscriber gets no catch-up"

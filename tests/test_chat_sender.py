@@ -20,7 +20,9 @@ async def _principal(name: str) -> Principal:
     return Principal(user_id=str(user.id), name=user.name, roles=frozenset())
 
 
-async def test_concurrent_senders_share_one_query_and_each_gets_its_own_state(deps: Deps, caplog: pytest.LogCaptureFixture) -> None:
+async def test_concurrent_senders_share_one_query_and_each_gets_its_own_state(
+    deps: Deps, caplog: pytest.LogCaptureFixture
+) -> None:
     owner, mod, banned, *viewers = [await _principal(n) for n in ("owner", "mod", "banned", "v1", "v2", "v3")]
     stream = await streams.create_stream(deps=deps, actor=owner, fields=StreamFields(title="batch"))
     sid = str(stream.id)
@@ -33,7 +35,9 @@ async def test_concurrent_senders_share_one_query_and_each_gets_its_own_state(de
 
     caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
     together = await asyncio.gather(*(chat_sender.read(sid, u) for u in users))
-    queries = [r.getMessage() for r in caplog.records if r.name == "tortoise.db_client" and "FROM streams s" in r.getMessage()]
+    queries = [
+        r.getMessage() for r in caplog.records if r.name == "tortoise.db_client" and "FROM streams s" in r.getMessage()
+    ]
     assert together == alone, "the same state as reading alone"
     assert len(queries) == 2, queries  # the 7 existing users (one of them twice) together, then the missing one alone
     by_user = dict(zip(users, together, strict=True))
@@ -43,4 +47,6 @@ async def test_concurrent_senders_share_one_query_and_each_gets_its_own_state(de
     assert by_user[owner.user_id].room is not None and by_user[owner.user_id].owner_id == owner.user_id
 
     missing = str(uuid.uuid4())
-    assert await asyncio.gather(*(chat_sender.read(missing, u) for u in users[:3])) == [None, None, None], "no such stream"
+    assert await asyncio.gather(*(chat_sender.read(missing, u) for u in users[:3])) == [None, None, None], (
+        "no such stream"
+    )

@@ -33,7 +33,9 @@ NARROW = """subscription($s: ID!) { chatMessages(streamId: $s) { events { ... on
 class RawSubscriber:
     """One websocket, one subscription; keeps every frame's text as received."""
 
-    def __init__(self, url: str, query: str, variables: dict[str, Any], op_id: str, protocol: str = "graphql-transport-ws") -> None:
+    def __init__(
+        self, url: str, query: str, variables: dict[str, Any], op_id: str, protocol: str = "graphql-transport-ws"
+    ) -> None:
         self.url, self.query, self.variables, self.op_id, self.protocol = url, query, variables, op_id, protocol
         self.frames: list[str] = []
         self.task = asyncio.create_task(self._run())
@@ -44,7 +46,11 @@ class RawSubscriber:
             while json.loads(await ws.recv())["type"] != "connection_ack":
                 pass
             start = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
-            await ws.send(json.dumps({"id": self.op_id, "type": start, "payload": {"query": self.query, "variables": self.variables}}))
+            await ws.send(
+                json.dumps(
+                    {"id": self.op_id, "type": start, "payload": {"query": self.query, "variables": self.variables}}
+                )
+            )
             async for frame in ws:
                 if json.loads(frame)["type"] in ("next", "data"):
                     self.frames.append(str(frame))
@@ -70,7 +76,9 @@ async def test_each_selection_gets_its_own_shape_and_equal_selections_the_same_t
     narrow = RawSubscriber(ws, NARROW, v, "n1")
     subscribers = [wide, wide_legacy, narrow]
     try:
-        await eventually(lambda: chat_fanout.follower_count(server.runtime.deps.bus, sid) == 3, what="three live subscribers")
+        await eventually(
+            lambda: chat_fanout.follower_count(server.runtime.deps.bus, sid) == 3, what="three live subscribers"
+        )
         sent = await asyncio.gather(*(send(server.graphql_http, owner, sid, f"hello {n}") for n in range(20)))
         await eventually(lambda: all(len(s.sequences()) == 20 for s in subscribers), what="all messages everywhere")
         for s in subscribers:
@@ -145,7 +153,11 @@ async def test_shared_payloads_are_executed_once_per_selection_with_the_same_res
     with_vars = await _results(schema, "subscription($s: Int) { items(scale: $s) { n } }", {"s": 2})
     PAYLOADS[:] = [Item(n=n, label=f"item {n}") for n in range(3)]  # not shared: normal execution
     plain = await _results(schema, "subscription { items { n label } }")
-    assert [r.data for r in first] == [r.data for r in plain] == [{"items": {"n": n, "label": f"item {n}"}} for n in range(3)]
+    assert (
+        [r.data for r in first]
+        == [r.data for r in plain]
+        == [{"items": {"n": n, "label": f"item {n}"}} for n in range(3)]
+    )
     assert all(type(r.data) is SharedData for r in first) and not any(type(r.data) is SharedData for r in plain)
     assert all(a.data is b.data for a, b in zip(first, again, strict=True)), "the second subscriber reuses the result"
     assert [r.data for r in other] == [{"items": {"label": f"item {n}"}} for n in range(3)]
@@ -165,7 +177,9 @@ async def test_the_shared_text_is_byte_for_byte_what_send_json_would_send() -> N
     view = strawberry.asgi.GraphQL(_schema())
     capture = _Capture()
     adapter = SharedResultWebSocket(view, capture, capture)  # type: ignore[arg-type]
-    data = SharedData({"chatMessages": {"events": [{"sequence": 1, "content": "é \"quoted\" </script>", "author": None}]}})
+    data = SharedData(
+        {"chatMessages": {"events": [{"sequence": 1, "content": 'é "quoted" </script>', "author": None}]}}
+    )
     messages = [
         {"id": "op-1", "type": "next", "payload": {"data": data}},  # graphql-transport-ws
         {"type": "data", "id": "7", "payload": {"data": data}},  # graphql-ws
@@ -251,7 +265,9 @@ async def test_a_message_that_cannot_be_stored_fails_alone(deps: Deps) -> None:
     ghost = "00000000-0000-0000-0000-000000000000"  # no such user: the insert violates the foreign key
 
     def store(author_id: str, content: str) -> Any:
-        return chat_commit.store_and_publish(bus=deps.bus, stream_id=sid, author_id=author_id, author_name="x", content=content)
+        return chat_commit.store_and_publish(
+            bus=deps.bus, stream_id=sid, author_id=author_id, author_name="x", content=content
+        )
 
     outcomes = await asyncio.gather(store(str(user.id), "a"), store(str(user.id), "b"), store(ghost, "c"), store(str(user.id), "d"),
                                     return_exceptions=True)  # fmt: skip
@@ -299,12 +315,16 @@ async def test_a_member_that_stops_reading_holds_the_others_once_then_is_ended(d
     tasks = [asyncio.create_task(c()) for c in (reader, stuck, stuck_then_reads)]
     await eventually(lambda: chat_fanout.follower_count(deps.bus, sid) == 3, what="three members")
     for n in range(29):
-        await chat_commit.store_and_publish(bus=deps.bus, stream_id=sid, author_id=str(user.id), author_name="a", content=f"m{n}")
+        await chat_commit.store_and_publish(
+            bus=deps.bus, stream_id=sid, author_id=str(user.id), author_name="a", content=f"m{n}"
+        )
         await asyncio.sleep(0.02)
     await eventually(lambda: len(got) == 29, what="29 messages", interval=0.01)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await chat_commit.store_and_publish(bus=deps.bus, stream_id=sid, author_id=str(user.id), author_name="a", content="last")
+    await chat_commit.store_and_publish(
+        bus=deps.bus, stream_id=sid, author_id=str(user.id), author_name="a", content="last"
+    )
     await asyncio.wait_for(tasks[0], 10)
     assert loop.time() - started < 1.5, "members still busy with an earlier batch do not hold the next one (3 s)"
     assert got == list(range(1, 31))

@@ -70,7 +70,9 @@ async def test_events_reach_subscribers_on_another_process(
 
         # 1. A mutation on B reaches a subscriber on A.
         scheduled = await create_stream(http_b, token, title="Cancelled on B")
-        watcher = await StatusWatcher(ws_a, scheduled["id"], protocol).start(subscribed_on_redis(redis, scheduled["id"]))
+        watcher = await StatusWatcher(ws_a, scheduled["id"], protocol).start(
+            subscribed_on_redis(redis, scheduled["id"])
+        )
         result = await gql_http(http_b, CANCEL, {"id": scheduled["id"]}, token)
         assert result["cancelStream"]["__typename"] == "Stream", result
         await watcher.until("CANCELLED", timeout=15)

@@ -15,7 +15,9 @@ from tests.helpers.processes import PrivateRedis
 
 
 def event(n: int) -> StreamStatusChanged:
-    return StreamStatusChanged(stream_id="s1", owner_id="u1", status="LIVE", previous="PREPARING", reason=f"#{n}", at="t")
+    return StreamStatusChanged(
+        stream_id="s1", owner_id="u1", status="LIVE", previous="PREPARING", reason=f"#{n}", at="t"
+    )
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -50,14 +52,18 @@ async def test_publish_reaches_every_subscriber_of_the_channel_in_order(bus: Hub
 async def test_publish_many_keeps_the_order_across_channels(bus: Hub) -> None:
     async with bus.subscribe("stream.s1") as a, bus.subscribe("stream.s2") as b:
         await _subscribed(bus)
-        await bus.publish_many([(["stream.s1", "stream.s2"] if n % 3 == 0 else ["stream.s1"], event(n)) for n in range(30)])
+        await bus.publish_many(
+            [(["stream.s1", "stream.s2"] if n % 3 == 0 else ["stream.s1"], event(n)) for n in range(30)]
+        )
         got_a = [(await asyncio.wait_for(anext(a), 5)).reason for _ in range(30)]
         got_b = [(await asyncio.wait_for(anext(b), 5)).reason for _ in range(10)]
         assert got_a == [f"#{n}" for n in range(30)]
         assert got_b == [f"#{n}" for n in range(0, 30, 3)]
 
 
-async def test_publish_many_during_a_redis_outage_loses_the_events_but_does_not_raise(private_redis: PrivateRedis) -> None:
+async def test_publish_many_during_a_redis_outage_loses_the_events_but_does_not_raise(
+    private_redis: PrivateRedis,
+) -> None:
     bus = create_bus(private_redis.url)
     await bus.connect()
     try:

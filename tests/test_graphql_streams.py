@@ -14,7 +14,9 @@ from tests.helpers.client import RESULT_FIELDS, create_stream, gql_http, gql_htt
 from tests.helpers.waiting import eventually
 
 CREATE = f"mutation($input: CreateStreamInput!) {{ createStream(input: $input) {{ {RESULT_FIELDS} }} }}"
-UPDATE = f"mutation($id: ID!, $input: UpdateStreamInput!) {{ updateStream(id: $id, input: $input) {{ {RESULT_FIELDS} }} }}"
+UPDATE = (
+    f"mutation($id: ID!, $input: UpdateStreamInput!) {{ updateStream(id: $id, input: $input) {{ {RESULT_FIELDS} }} }}"
+)
 STREAM = "query($id: ID!) { stream(id: $id) { id status ingest { streamKey rtmpUrl } playback { hlsUrl policy } owner { name } } }"
 
 
@@ -78,7 +80,11 @@ async def test_unauthenticated_and_bad_tokens(server: Server) -> None:
 
 
 async def test_ingest_is_owner_or_admin_only(server: Server) -> None:
-    alice, mallory, admin = await server.token("alice"), await server.token("mallory"), await server.token("root", ["admin"])
+    alice, mallory, admin = (
+        await server.token("alice"),
+        await server.token("mallory"),
+        await server.token("root", ["admin"]),
+    )
     s = await create_stream(server.graphql_http, alice)
     for token, sees in ((alice, True), (admin, True), (mallory, False), (None, False)):
         got = (await gql_http(server.graphql_http, STREAM, {"id": s["id"]}, token))["stream"]
@@ -95,12 +101,22 @@ async def test_commands_permissions_and_states(server: Server) -> None:
         refused = (await gql_http(server.graphql_http, command(name), {"id": s["id"]}, mallory))[name]
         assert (refused["__typename"], refused["code"]) == ("ForbiddenError", "FORBIDDEN")
     ended = (await gql_http(server.graphql_http, command("endStream"), {"id": s["id"]}, alice))["endStream"]
-    assert (ended["__typename"], ended["code"], ended["currentStatus"]) == ("InvalidStateError", "INVALID_STATE", "SCHEDULED")
+    assert (ended["__typename"], ended["code"], ended["currentStatus"]) == (
+        "InvalidStateError",
+        "INVALID_STATE",
+        "SCHEDULED",
+    )
     reset = (await gql_http(server.graphql_http, command("resetStreamKey"), {"id": s["id"]}, alice))["resetStreamKey"]
     assert reset["ingest"]["streamKey"] != s["ingest"]["streamKey"]
-    updated = (await gql_http(server.graphql_http, UPDATE, {"id": s["id"], "input": {"title": "New", "reconnectWindow": 30}}, alice))["updateStream"]
+    updated = (
+        await gql_http(
+            server.graphql_http, UPDATE, {"id": s["id"], "input": {"title": "New", "reconnectWindow": 30}}, alice
+        )
+    )["updateStream"]
     assert (updated["title"], updated["reconnectWindow"]) == ("New", 30)
-    bad = (await gql_http(server.graphql_http, UPDATE, {"id": s["id"], "input": {"reconnectWindow": 5000}}, alice))["updateStream"]
+    bad = (await gql_http(server.graphql_http, UPDATE, {"id": s["id"], "input": {"reconnectWindow": 5000}}, alice))[
+        "updateStream"
+    ]
     assert (bad["code"], bad["field"]) == ("VALIDATION", "reconnectWindow")
     cancelled = (await gql_http(server.graphql_http, command("cancelStream"), {"id": s["id"]}, alice))["cancelStream"]
     assert cancelled["status"] == "CANCELLED"
@@ -143,7 +159,10 @@ async def test_status_subscription_over_both_protocols(server: Server, protocol:
 
     async def watch() -> None:
         async with ws_session(server.graphql_ws, protocol=protocol) as session:
-            request = GraphQLRequest("subscription($id: ID!) { streamStatusChanged(streamId: $id) { id status } }", variable_values={"id": s["id"]})
+            request = GraphQLRequest(
+                "subscription($id: ID!) { streamStatusChanged(streamId: $id) { id status } }",
+                variable_values={"id": s["id"]},
+            )
             async for result in session.subscribe(request):
                 received.append(result["streamStatusChanged"]["status"])
                 return
@@ -159,7 +178,9 @@ async def test_subscription_to_unknown_stream_is_an_error(server: Server) -> Non
     from gql.transport.exceptions import TransportQueryError
 
     async with ws_session(server.graphql_ws) as session:
-        request = GraphQLRequest("subscription { streamStatusChanged(streamId: \"00000000-0000-0000-0000-000000000000\") { id } }")
+        request = GraphQLRequest(
+            'subscription { streamStatusChanged(streamId: "00000000-0000-0000-0000-000000000000") { id } }'
+        )
         with pytest.raises(TransportQueryError) as error:
             async for _ in session.subscribe(request):
                 pass
@@ -181,12 +202,17 @@ async def test_browser_origins_and_connection_init_auth(server: Server) -> None:
             headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
                      "Access-Control-Request-Headers": "authorization,content-type"},
         )  # fmt: skip
-        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] in ("*", "https://app.example")
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] in (
+            "*",
+            "https://app.example",
+        )
         graphiql = await client.get("/graphql", headers={"Accept": "text/html"})
         assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
 
     # An overlay page on another origin may open the websocket (tokens are not cookies).
-    async with websockets.connect(server.graphql_ws, subprotocols=["graphql-transport-ws"], origin="https://overlay.example") as ws:
+    async with websockets.connect(
+        server.graphql_ws, subprotocols=["graphql-transport-ws"], origin="https://overlay.example"
+    ) as ws:
         await ws.send('{"type": "connection_init", "payload": {}}')
         assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
 

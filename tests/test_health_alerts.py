@@ -46,11 +46,15 @@ GOOD = HealthSample(
 LOW_BITRATE = dataclasses.replace(GOOD, video_bitrate=320_000)
 
 
-def steps(hysteresis: Hysteresis, samples: list[HealthSample], thresholds: AlertThresholds = AlertThresholds()) -> list[str]:
+def steps(
+    hysteresis: Hysteresis, samples: list[HealthSample], thresholds: AlertThresholds = AlertThresholds()
+) -> list[str]:
     """Feed samples; returns what happened per sample: '' , 'raise:KIND' or 'clear:KIND'."""
     log = []
     for n, sample in enumerate(samples):
-        raised, cleared = hysteresis.step(evaluate(sample, thresholds), raise_after=thresholds.raise_after, clear_after=thresholds.clear_after)
+        raised, cleared = hysteresis.step(
+            evaluate(sample, thresholds), raise_after=thresholds.raise_after, clear_after=thresholds.clear_after
+        )
         for finding in raised:
             hysteresis.opened(finding.kind, f"alert-{n}")
         log.append(" ".join([f"raise:{f.kind.value}" for f in raised] + [f"clear:{k.value}" for k, _ in cleared]))
@@ -65,11 +69,17 @@ def test_rules_and_messages() -> None:
     assert low[K.LOW_VIDEO_BITRATE].severity is AlertSeverity.WARNING
     poor = evaluate(dataclasses.replace(GOOD, status=HealthStatus.POOR, drift_deviation_ms=-1800.0))
     assert list(poor) == [K.STREAM_DRIFT] and "1.8 s" in poor[K.STREAM_DRIFT].message
-    many = evaluate(dataclasses.replace(GOOD, frame_rate=12.0, keyframe_interval=10.0, dropped_frames=7.5, packet_loss=3.0, rtt_ms=450.0))
+    many = evaluate(
+        dataclasses.replace(
+            GOOD, frame_rate=12.0, keyframe_interval=10.0, dropped_frames=7.5, packet_loss=3.0, rtt_ms=450.0
+        )
+    )
     assert set(many) == {K.LOW_FRAME_RATE, K.KEYFRAME_INTERVAL, K.DROPPED_FRAMES, K.PACKET_LOSS, K.HIGH_RTT}
     assert many[K.KEYFRAME_INTERVAL].severity is AlertSeverity.INFO and many[K.HIGH_RTT].severity is AlertSeverity.INFO
     assert many[K.LOW_FRAME_RATE].message.startswith("frame rate 12 fps is below 20 fps")
-    silent = evaluate(dataclasses.replace(GOOD, media_gap=7.2, video_bitrate=0, frame_rate=0.0, status=HealthStatus.POOR))
+    silent = evaluate(
+        dataclasses.replace(GOOD, media_gap=7.2, video_bitrate=0, frame_rate=0.0, status=HealthStatus.POOR)
+    )
     assert list(silent) == [K.NO_MEDIA], "while nothing arrives, only NO_MEDIA (the rest merely echo it)"
     assert silent[K.NO_MEDIA].severity is AlertSeverity.CRITICAL
     audio_only = dataclasses.replace(GOOD, codec=None, video_bitrate=0, frame_rate=0.0, keyframe_interval=None)
@@ -207,7 +217,9 @@ async def test_thresholds_are_per_stream_and_owner_only(deps: Deps) -> None:
         await monitoring.set_alert_thresholds(actor=intruder, stream_id=sid, changes={"min_video_bitrate": 1})
     with pytest.raises(Forbidden):
         await monitoring.list_alerts(actor=intruder, stream_id=sid)
-    result = await monitoring.set_alert_thresholds(actor=actor, stream_id=sid, changes={"min_video_bitrate": 200_000, "raise_after": 1})
+    result = await monitoring.set_alert_thresholds(
+        actor=actor, stream_id=sid, changes={"min_video_bitrate": 200_000, "raise_after": 1}
+    )
     assert (result.min_video_bitrate, result.raise_after, result.min_frame_rate) == (200_000, 1, 20.0)
     monitor = HealthMonitor(deps.bus)
     await monitor.record(stream_id=sid, sample=LOW_BITRATE)

@@ -31,7 +31,11 @@ SET = """mutation($id: ID!, $input: AlertThresholdsInput!) { setAlertThresholds(
 
 async def test_health_alerts_and_thresholds_over_graphql(server: Server) -> None:
     url = server.graphql_http
-    alice, mallory, root = await server.token("alice"), await server.token("mallory"), await server.token("root", ["admin"])
+    alice, mallory, root = (
+        await server.token("alice"),
+        await server.token("mallory"),
+        await server.token("root", ["admin"]),
+    )
     sid = (await create_stream(url, alice))["id"]
     before = (await gql_http(url, HEALTH, {"id": sid}, alice))["stream"]
     assert before["health"] is None, "no sample yet"
@@ -42,7 +46,9 @@ async def test_health_alerts_and_thresholds_over_graphql(server: Server) -> None
 
     monitor = HealthMonitor(server.runtime.deps.bus)
     for n in range(3):
-        await monitor.record(stream_id=sid, sample=dataclasses.replace(SAMPLE, sampled_at=T0 + timedelta(seconds=5 * n)))
+        await monitor.record(
+            stream_id=sid, sample=dataclasses.replace(SAMPLE, sampled_at=T0 + timedelta(seconds=5 * n))
+        )
 
     health = (await gql_http(url, HEALTH, {"id": sid}, alice))["stream"]["health"]
     assert health == {
@@ -68,8 +74,15 @@ async def test_health_alerts_and_thresholds_over_graphql(server: Server) -> None
     assert refused["__typename"] == "ForbiddenError"
     invalid = (await gql_http(url, SET, {"id": sid, "input": {"raiseAfter": 0}}, alice))["setAlertThresholds"]
     assert (invalid["__typename"], invalid["field"]) == ("ValidationError", "raiseAfter")
-    changed = await gql_http(url, SET, {"id": sid, "input": {"minVideoBitrate": 250_000, "maxRoundTripTime": 500}}, alice)
-    assert changed["setAlertThresholds"] == {"__typename": "AlertThresholds", "minVideoBitrate": 250_000, "raiseAfter": 2, "maxRoundTripTime": 500.0}
+    changed = await gql_http(
+        url, SET, {"id": sid, "input": {"minVideoBitrate": 250_000, "maxRoundTripTime": 500}}, alice
+    )
+    assert changed["setAlertThresholds"] == {
+        "__typename": "AlertThresholds",
+        "minVideoBitrate": 250_000,
+        "raiseAfter": 2,
+        "maxRoundTripTime": 500.0,
+    }
     reset = await gql_http(url, SET, {"id": sid, "input": {"minVideoBitrate": None}}, alice)
     assert reset["setAlertThresholds"]["minVideoBitrate"] == 500_000
     assert reset["setAlertThresholds"]["maxRoundTripTime"] == 500.0, "omitted fields stay"

@@ -63,7 +63,9 @@ async def samples(stream_id: str) -> list[StreamQualityMetric]:
     return await StreamQualityMetric.filter(stream_id=stream_id).order_by("sampled_at", "id")
 
 
-async def publishing(server: Server, token: str, encoders: list[Encoder], **encoder: Any) -> tuple[dict, Encoder, Feed, Feed]:
+async def publishing(
+    server: Server, token: str, encoders: list[Encoder], **encoder: Any
+) -> tuple[dict, Encoder, Feed, Feed]:
     """A stream, its alert feeds (per stream and per owner) subscribed, and an encoder publishing to it."""
     stream = await create_stream(server.graphql_http, token, title="health")
     sid, bus = stream["id"], server.runtime.deps.bus
@@ -79,7 +81,9 @@ async def publishing(server: Server, token: str, encoders: list[Encoder], **enco
 async def test_real_encoder_health_and_one_drift_alert(settings: Settings, encoders: list[Encoder]) -> None:
     async with run_server(fast_health(settings)) as server:
         token = await server.token("alice")
-        stream, publisher, alerts, mine = await publishing(server, token, encoders, seconds=120, bitrate="1000k", cbr=True)
+        stream, publisher, alerts, mine = await publishing(
+            server, token, encoders, seconds=120, bitrate="1000k", cbr=True
+        )
         sid = stream["id"]
         try:
             first = (await eventually(lambda: samples(sid), timeout=30, what="a first sample"))[0]
@@ -104,7 +108,11 @@ async def test_real_encoder_health_and_one_drift_alert(settings: Settings, encod
             publisher.pause()
             await asyncio.sleep(3)
             publisher.resume()
-            raised = (await eventually(lambda: alerts.of("STREAM_DRIFT", active=True)[before:], timeout=60, what="drift alert"))[0]
+            raised = (
+                await eventually(
+                    lambda: alerts.of("STREAM_DRIFT", active=True)[before:], timeout=60, what="drift alert"
+                )
+            )[0]
             assert raised["severity"] in ("WARNING", "CRITICAL")
             assert "stream drift" in raised["message"]
             cleared = await eventually(
@@ -113,7 +121,10 @@ async def test_real_encoder_health_and_one_drift_alert(settings: Settings, encod
             )  # fmt: skip
             assert len(alerts.of("STREAM_DRIFT", active=True)[before:]) == 1, "raised once, no flapping"
             assert cleared[0]["clearedAt"] is not None
-            await eventually(lambda: [a for a in mine.of("STREAM_DRIFT", active=False) if a["id"] == raised["id"]], what="myStreamAlerts")
+            await eventually(
+                lambda: [a for a in mine.of("STREAM_DRIFT", active=False) if a["id"] == raised["id"]],
+                what="myStreamAlerts",
+            )
             assert [a["id"] for a in mine.of("STREAM_DRIFT", active=True)][before:] == [raised["id"]]
 
             during = [s for s in await samples(sid) if s.sampled_at > paused_at]
@@ -134,12 +145,18 @@ async def test_real_encoder_health_and_one_drift_alert(settings: Settings, encod
 async def test_low_bitrate_raises_one_alert_until_the_stream_ends(settings: Settings, encoders: list[Encoder]) -> None:
     async with run_server(fast_health(settings)) as server:
         token = await server.token("alice")
-        stream, publisher, alerts, mine = await publishing(server, token, encoders, seconds=120, bitrate="250k", cbr=True)
+        stream, publisher, alerts, mine = await publishing(
+            server, token, encoders, seconds=120, bitrate="250k", cbr=True
+        )
         sid = stream["id"]
         try:
-            raised = (await eventually(lambda: alerts.of("LOW_VIDEO_BITRATE", active=True), timeout=60, what="bitrate alert"))[0]
+            raised = (
+                await eventually(lambda: alerts.of("LOW_VIDEO_BITRATE", active=True), timeout=60, what="bitrate alert")
+            )[0]
             assert raised["severity"] == "WARNING"
-            assert re.fullmatch(r"video bitrate \d{3} kbps is below 500 kbps: check your upload speed", raised["message"]), raised
+            assert re.fullmatch(
+                r"video bitrate \d{3} kbps is below 500 kbps: check your upload speed", raised["message"]
+            ), raised
             raised_at = datetime.fromisoformat(raised["raisedAt"])
             upto = [s for s in await samples(sid) if s.sampled_at <= raised_at]
             assert len(upto) >= 2 and all(s.video_bitrate < 500_000 for s in upto[-2:]), "2 low samples before raising"
@@ -151,7 +168,9 @@ async def test_low_bitrate_raises_one_alert_until_the_stream_ends(settings: Sett
             assert len(later) >= 10 and all(b < 500_000 for b in later), later
 
             assert (await gql_http(server.graphql_http, END, {"id": sid}, token))["endStream"]["__typename"] == "Stream"
-            await eventually(lambda: alerts.of("LOW_VIDEO_BITRATE", active=False), timeout=30, what="cleared at the end")
+            await eventually(
+                lambda: alerts.of("LOW_VIDEO_BITRATE", active=False), timeout=30, what="cleared at the end"
+            )
             listed = (await gql_http(server.graphql_http, LISTED, {"id": sid, "active": True}, token))["streamAlerts"]
             assert listed == []
         finally:
@@ -172,5 +191,7 @@ async def _more(stream_id: str, count: int) -> bool:
 async def _calm(stream_id: str, alerts: Feed) -> bool:
     """The last 3 samples are EXCELLENT or GOOD and no drift alert is active."""
     last = (await samples(stream_id))[-3:]
-    drift_open = {a["id"] for a in alerts.of("STREAM_DRIFT", active=True)} - {a["id"] for a in alerts.of("STREAM_DRIFT", active=False)}
+    drift_open = {a["id"] for a in alerts.of("STREAM_DRIFT", active=True)} - {
+        a["id"] for a in alerts.of("STREAM_DRIFT", active=False)
+    }
     return len(last) == 3 and all(s.status.value in ("EXCELLENT", "GOOD") for s in last) and not drift_open

@@ -84,7 +84,9 @@ def test_rates_are_over_the_last_window_only() -> None:
     _, _, publish = new(window=5)
     publish.sample_every(1, 10, video_bps=4_000_000)
     samples = publish.sample_every(1, 6, video_bps=320_000)
-    assert samples[-1].video_bitrate == pytest.approx(320_000, rel=0.02), "5 s after the drop, only 320 kbps is in the window"
+    assert samples[-1].video_bitrate == pytest.approx(320_000, rel=0.02), (
+        "5 s after the drop, only 320 kbps is in the window"
+    )
     assert 320_000 < samples[1].video_bitrate < 4_000_000, "2 s after the drop the window still holds both"
 
 
@@ -130,7 +132,9 @@ def test_dropped_frames_and_packager_speed() -> None:
 
 
 def test_sample_round_trips_through_a_dict() -> None:
-    sample = HealthSample(status=H.GOOD, sampled_at=datetime.now(UTC), drift_ms=620.0, video_bitrate=4_500_000, codec="h264 Main 4.0")
+    sample = HealthSample(
+        status=H.GOOD, sampled_at=datetime.now(UTC), drift_ms=620.0, video_bitrate=4_500_000, codec="h264 Main 4.0"
+    )
     assert HealthSample.from_dict({**sample.to_dict(), "future_field": 1}) == sample
 
 

@@ -29,7 +29,12 @@ async def test_hls_files_are_served_with_the_right_headers(server: Server) -> No
         assert ranged.status_code == 206 and len(ranged.content) == 188
         preflight = await client.options("/hls/abcDEF123/index.m3u8")
         assert preflight.status_code == 204 and "GET" in preflight.headers["access-control-allow-methods"]
-        for path in ("/hls/abcDEF123/missing.m3u8", "/hls/..%2F/secret.txt", "/hls/abcDEF123/..%2F..%2Fsecret.txt",
-                     "/hls/abcDEF123/index.m3u8.tmp", "/hls/nope/index.m3u8"):
+        for path in (
+            "/hls/abcDEF123/missing.m3u8",
+            "/hls/..%2F/secret.txt",
+            "/hls/abcDEF123/..%2F..%2Fsecret.txt",
+            "/hls/abcDEF123/index.m3u8.tmp",
+            "/hls/nope/index.m3u8",
+        ):
             assert (await client.get(path)).status_code == 404, path
         assert (await client.get("/healthz")).json() == {"status": "ok"}

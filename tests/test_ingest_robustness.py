@@ -84,7 +84,9 @@ async def test_garbage_duplicate_publisher_and_ffmpeg_crash(server: Server, enco
     old_pid = session.pipeline.process.pid
     before = await segment_uris(hls)
     os.kill(old_pid, signal.SIGKILL)
-    await eventually(lambda: session.pipeline is not None and session.pipeline.process.pid != old_pid, what="ffmpeg restart")
+    await eventually(
+        lambda: session.pipeline is not None and session.pipeline.process.pid != old_pid, what="ffmpeg restart"
+    )
     await eventually(lambda: _new_segment(hls, before), timeout=15, what="segments after restart")
     assert await status(s["id"]) is StreamStatus.LIVE
 

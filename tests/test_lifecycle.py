@@ -65,7 +65,10 @@ async def test_every_transition_applies_or_is_refused(deps: Deps, current: Strea
 async def test_timestamps_and_channels(deps: Deps) -> None:
     stream = await new_stream(deps)
     sid = str(stream.id)
-    async with deps.bus.subscribe(owner_channel(str(stream.owner_id))) as mine, deps.bus.subscribe(LIVE_CHANNEL) as live:
+    async with (
+        deps.bus.subscribe(owner_channel(str(stream.owner_id))) as mine,
+        deps.bus.subscribe(LIVE_CHANNEL) as live,
+    ):
         await encoder.encoder_connected(deps=deps, stream_id=sid)
         await encoder.media_ready(deps=deps, stream_id=sid)
         first_live = (await Stream.get(id=sid)).started_at

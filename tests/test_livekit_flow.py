@@ -38,10 +38,14 @@ def settings(settings: Settings, livekit_emulator: LiveKitEmulator, mux_emulator
     return paired_with_mux(settings, livekit_emulator, mux_emulator)
 
 
-async def test_broadcast_paired_with_mux_end_to_end(deps: Deps, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator) -> None:
+async def test_broadcast_paired_with_mux_end_to_end(
+    deps: Deps, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator
+) -> None:
     lk, mux = livekit_emulator, mux_emulator
     actor = await principal("host")
-    stream = await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="webrtc show"), provider="livekit")
+    stream = await streams.create_stream(
+        deps=deps, actor=actor, fields=StreamFields(title="webrtc show"), provider="livekit"
+    )
     sid, room = str(stream.id), stream.provider_stream_id
     assert room in lk.rooms and stream.playback_id == room
     b = await Broadcast.get(stream_id=sid)
@@ -53,7 +57,9 @@ async def test_broadcast_paired_with_mux_end_to_end(deps: Deps, livekit_emulator
 
     # the host connects (no tracks yet), then publishes: LIVE
     host = lk.join(room, f"host-{actor.user_id}", publish=False)
-    assert "without publishing" in await broadcast.apply_livekit_event(deps, webhook("participant_joined", room, participant=host))
+    assert "without publishing" in await broadcast.apply_livekit_event(
+        deps, webhook("participant_joined", room, participant=host)
+    )
     assert (await streams.existing_stream(sid)).status is S.SCHEDULED
     host = lk.join(room, f"host-{actor.user_id}")
     outcome = await broadcast.apply_livekit_event(deps, webhook("track_published", room, participant=host))
@@ -88,7 +94,9 @@ async def test_broadcast_paired_with_mux_end_to_end(deps: Deps, livekit_emulator
     await broadcast_jobs.check(deps=deps)
     [second] = lk.active_egresses(room)
     lk.leave(room, f"host-{actor.user_id}")
-    assert "RECONNECTING" in await broadcast.apply_livekit_event(deps, webhook("participant_left", room, participant=host))
+    assert "RECONNECTING" in await broadcast.apply_livekit_event(
+        deps, webhook("participant_left", room, participant=host)
+    )
     lk.join(room, f"host-{actor.user_id}")
     assert "LIVE" in await broadcast.reconcile(deps, sid)  # a dropped track_published, found by reconciliation
     assert (await streams.existing_stream(sid)).status is S.LIVE
@@ -119,7 +127,9 @@ async def test_go_live_egress_and_reconnect_window(
     lk = livekit_emulator
     deps = domain_deps(settings.model_copy(update={"livekit_egress_start": "GO_LIVE"}), deps.bus)
     actor = await principal("host2")
-    stream = await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="t", reconnect_window=10), provider="livekit")
+    stream = await streams.create_stream(
+        deps=deps, actor=actor, fields=StreamFields(title="t", reconnect_window=10), provider="livekit"
+    )
     sid, room = str(stream.id), stream.provider_stream_id
     lk.join(room, "h")
     outcome = await broadcast.apply_livekit_event(deps, event("track_published", room, participant=publisher("h")))
@@ -130,13 +140,19 @@ async def test_go_live_egress_and_reconnect_window(
     inside = changed + timedelta(seconds=5)  # GO_LIVE keeps egress only while LIVE: the idle timer starts
     assert await broadcast_jobs.check(deps=deps, now=inside) == [f"{sid}: no viewers: egress idle"]
     b = await Broadcast.get(stream_id=sid)
-    assert b.zero_viewers_since == inside and b.egress_status in broadcast_egress.RUNNING and len(lk.active_egresses(room)) == 1
+    assert (
+        b.zero_viewers_since == inside
+        and b.egress_status in broadcast_egress.RUNNING
+        and len(lk.active_egresses(room)) == 1
+    )
     [ended] = await broadcast_jobs.check(deps=deps, now=changed + timedelta(seconds=11))
     assert "reconnect window passed: ENDED" in ended
     assert (await streams.existing_stream(sid)).status is S.ENDED and lk.active_egresses(room) == []
 
 
-async def test_pairing_failure_leaves_nothing(deps: Deps, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator) -> None:
+async def test_pairing_failure_leaves_nothing(
+    deps: Deps, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator
+) -> None:
     lk, mux = livekit_emulator, mux_emulator
     actor = await principal("host3")
     mux.fail_next(5, status=503)
@@ -147,7 +163,9 @@ async def test_pairing_failure_leaves_nothing(deps: Deps, livekit_emulator: Live
     assert (await streams.list_streams(status=None, first=10, after=None)).items == []
 
 
-async def test_reconcile_repairs_missed_events(deps: Deps, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator) -> None:
+async def test_reconcile_repairs_missed_events(
+    deps: Deps, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator
+) -> None:
     lk = livekit_emulator
     actor = await principal("host4")
     stream = await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="t"), provider="livekit")
@@ -166,7 +184,9 @@ async def test_reconcile_repairs_missed_events(deps: Deps, livekit_emulator: Liv
     await broadcast_egress.stop(deps=deps, broadcast=b, reason="test")
     stale = lk_api.EgressInfo(egress_id=orphan.egress_id, room_name=room, status=lk_api.EgressStatus.EGRESS_ACTIVE)
     late = webhook("egress_updated", room)
-    late = dataclasses.replace(late, data={**late.data, "egress_info": MessageToDict(stale, preserving_proto_field_name=True)})
+    late = dataclasses.replace(
+        late, data={**late.data, "egress_info": MessageToDict(stale, preserving_proto_field_name=True)}
+    )
     with pytest.raises(InvalidState, match="stale"):
         await broadcast.apply_livekit_event(deps, late)
 
@@ -198,7 +218,9 @@ async def test_reconcile_repairs_missed_events(deps: Deps, livekit_emulator: Liv
         await broadcast.reconcile(deps, str(uuid.uuid4()))
 
 
-async def test_paired_with_the_local_pipeline(deps: Deps, settings: Settings, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator) -> None:
+async def test_paired_with_the_local_pipeline(
+    deps: Deps, settings: Settings, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator
+) -> None:
     lk, mux = livekit_emulator, mux_emulator
     deps = domain_deps(settings.model_copy(update={"livekit_viewer_provider": "local"}), deps.bus)
     actor = await principal("host5")
@@ -208,7 +230,9 @@ async def test_paired_with_the_local_pipeline(deps: Deps, settings: Settings, li
     assert b.paired_stream_key != stream.stream_key and b.paired_playback_id != stream.playback_id
     info = await broadcast.playback(deps=deps, stream=stream)
     assert info.hls_url == f"{settings.http_base_url}/hls/{b.paired_playback_id}/index.m3u8"
-    assert broadcast_egress.egress_urls(deps, b) == [f"rtmp://{settings.host}:{settings.rtmp_port}/live/{b.paired_stream_key}"]
+    assert broadcast_egress.egress_urls(deps, b) == [
+        f"rtmp://{settings.host}:{settings.rtmp_port}/live/{b.paired_stream_key}"
+    ]
     lk.join(stream.provider_stream_id, "h")
     await broadcast.reconcile(deps, str(stream.id))
     await beacon(deps, str(stream.id), "playing")
@@ -217,26 +241,41 @@ async def test_paired_with_the_local_pipeline(deps: Deps, settings: Settings, li
     assert egress.urls == broadcast_egress.egress_urls(deps, b)
 
 
-async def test_events_decide_when_livekit_lags_or_is_down(deps: Deps, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator) -> None:
+async def test_events_decide_when_livekit_lags_or_is_down(
+    deps: Deps, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator
+) -> None:
     lk = livekit_emulator
     actor = await principal("host6")
     stream = await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="t"), provider="livekit")
     sid, room = str(stream.id), stream.provider_stream_id
     # LiveKit's participant list does not show the publisher yet: the event counts for its own participant
-    assert (await broadcast.apply_livekit_event(deps, event("track_published", room, participant=publisher("a")))).startswith("1 publisher(s): LIVE")
+    assert (
+        await broadcast.apply_livekit_event(deps, event("track_published", room, participant=publisher("a")))
+    ).startswith("1 publisher(s): LIVE")
     lk.join(room, "a")
     lk.join(room, "b")
-    assert "2 publisher(s)" in await broadcast.apply_livekit_event(deps, event("participant_joined", room, participant=publisher("b")))
+    assert "2 publisher(s)" in await broadcast.apply_livekit_event(
+        deps, event("participant_joined", room, participant=publisher("b"))
+    )
     # the list still shows "b" although it left: the event wins for "b"
-    assert await broadcast.apply_livekit_event(deps, event("participant_left", room, participant=publisher("b"))) == "1 publisher(s): stream stays LIVE"
+    assert (
+        await broadcast.apply_livekit_event(deps, event("participant_left", room, participant=publisher("b")))
+        == "1 publisher(s): stream stays LIVE"
+    )
     lk.leave(room, "a")
     lk.leave(room, "b")
-    assert "RECONNECTING" in await broadcast.apply_livekit_event(deps, event("participant_left", room, participant=publisher("a")))
+    assert "RECONNECTING" in await broadcast.apply_livekit_event(
+        deps, event("participant_left", room, participant=publisher("a"))
+    )
     assert (await Broadcast.get(stream_id=sid)).publishers == 0
     lk.available = False  # LiveKit unreachable: the events alone decide
-    assert "LIVE" in await broadcast.apply_livekit_event(deps, event("participant_joined", room, participant=publisher("c")))
+    assert "LIVE" in await broadcast.apply_livekit_event(
+        deps, event("participant_joined", room, participant=publisher("c"))
+    )
     assert (await Broadcast.get(stream_id=sid)).publishers == 1
-    assert "RECONNECTING" in await broadcast.apply_livekit_event(deps, event("participant_left", room, participant=publisher("c")))
+    assert "RECONNECTING" in await broadcast.apply_livekit_event(
+        deps, event("participant_left", room, participant=publisher("c"))
+    )
     assert "nothing to do" in await broadcast.apply_livekit_event(deps, event("room_started", room))
     assert (await streams.existing_stream(sid)).status is S.RECONNECTING
 

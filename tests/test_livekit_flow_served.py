@@ -48,7 +48,9 @@ async def app(settings: Settings) -> AsyncIterator[Server]:
         yield server
 
 
-async def test_graphql_tokens_and_egress_failure_fallback(app: Server, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator) -> None:
+async def test_graphql_tokens_and_egress_failure_fallback(
+    app: Server, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator
+) -> None:
     lk = livekit_emulator
     url, owner, other = app.graphql_http, await app.token("owner"), await app.token("someone")
     created = (await gql_http(url, CREATE, {"p": "livekit"}, owner))["createStream"]
@@ -59,7 +61,9 @@ async def test_graphql_tokens_and_egress_failure_fallback(app: Server, livekit_e
     assert host["__typename"] == "RoomToken" and host["canPublish"] and host["room"] == b.room_name
     assert host["url"] == lk.url.replace("http", "ws", 1)
     claims = jwt.decode(host["token"], lk.api_secret, algorithms=["HS256"], issuer=lk.api_key)
-    assert claims["video"]["canPublish"] and claims["video"]["room"] == b.room_name and claims["sub"] == host["identity"]
+    assert (
+        claims["video"]["canPublish"] and claims["video"]["room"] == b.room_name and claims["sub"] == host["identity"]
+    )
     assert (await gql_http(url, BROADCAST_TOKEN, {"s": sid}, other))["createBroadcastToken"]["code"] == "FORBIDDEN"
     assert (await gql_http(url, BROADCAST_TOKEN, {"s": sid}))["createBroadcastToken"]["code"] == "UNAUTHENTICATED"
     viewer = (await gql_http(url, VIEWER_TOKEN, {"s": sid}, other))["createViewerToken"]
@@ -77,7 +81,12 @@ async def test_graphql_tokens_and_egress_failure_fallback(app: Server, livekit_e
     await broadcast_jobs.check(deps=deps)
     [egress] = lk.active_egresses(b.room_name)
     lk.fail_egress(egress.egress_id, "rtmp: connection refused")
-    info = {"egressId": egress.egress_id, "roomName": b.room_name, "status": "EGRESS_FAILED", "error": "rtmp: connection refused"}
+    info = {
+        "egressId": egress.egress_id,
+        "roomName": b.room_name,
+        "status": "EGRESS_FAILED",
+        "error": "rtmp: connection refused",
+    }
     assert "failed" in await broadcast.apply_livekit_event(deps, event("egress_ended", b.room_name, egressInfo=info))
     data = (await gql_http(url, PLAYBACK, {"s": sid}))["stream"]
     assert data["playback"]["fallback"] == f"{lk.url.replace('http', 'ws', 1)}?room={b.room_name}"
@@ -88,7 +97,9 @@ async def test_graphql_tokens_and_egress_failure_fallback(app: Server, livekit_e
     assert await broadcast_jobs.check(deps=deps) == []  # a failed egress is not restarted on its own
 
 
-async def test_served_end_to_end_with_webhooks_and_beacons(settings: Settings, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator) -> None:
+async def test_served_end_to_end_with_webhooks_and_beacons(
+    settings: Settings, livekit_emulator: LiveKitEmulator, mux_emulator: MuxEmulator
+) -> None:
     """Everything over HTTP: GraphQL, LiveKit's signed webhooks into /webhooks/livekit (inbox, apply job),
     player beacons into /v1/playback/beacon (viewer count job) and the periodic LiveKit check."""
     lk, mux = livekit_emulator, mux_emulator
@@ -126,7 +137,9 @@ async def test_served_end_to_end_with_webhooks_and_beacons(settings: Settings, l
         assert egress.urls == outputs  # one egress, the paired Mux ingest first, then the redundant outputs
         reported = await broadcast_egress.rooms(server.runtime.deps).egress_status(egress.egress_id)
         assert reported.urls == tuple(outputs)  # LiveKit's per-output stream results, read back with the SDK
-        await eventually(lambda: _egress_is(sid, EgressStatus.ACTIVE), timeout=10, what="egress_updated webhook applied")
+        await eventually(
+            lambda: _egress_is(sid, EgressStatus.ACTIVE), timeout=10, what="egress_updated webhook applied"
+        )
 
         await beacon_http("ended")
         await eventually(lambda: not egress.active, timeout=10, what="egress stopped after the idle period")
@@ -139,7 +152,10 @@ async def test_served_end_to_end_with_webhooks_and_beacons(settings: Settings, l
         assert all(status == 200 for _, status in lk.webhooks_sent)
         await eventually(lambda: _none_pending(), timeout=10, what="every webhook applied or skipped")
         outcomes = {(e.type, e.status) for e in await WebhookEvent.all()}
-        assert ("track_published", WebhookStatus.APPLIED) in outcomes and ("egress_started", WebhookStatus.APPLIED) in outcomes
+        assert ("track_published", WebhookStatus.APPLIED) in outcomes and (
+            "egress_started",
+            WebhookStatus.APPLIED,
+        ) in outcomes
         assert not [o for o in outcomes if o[1] is WebhookStatus.FAILED], outcomes
 
 
@@ -177,6 +193,9 @@ async def test_listing_livekit_streams_loads_their_broadcasts_in_one_query(
     assert set(playback) == {*ids, local}
     fallback = f"{livekit_emulator.url.replace('http', 'ws', 1)}?room={broken.room_name}"
     for sid, b in rows.items():
-        expected = {"hlsUrl": f"https://stream.mux.com/{b.paired_playback_id}.m3u8", "fallback": fallback if b is broken else None}
+        expected = {
+            "hlsUrl": f"https://stream.mux.com/{b.paired_playback_id}.m3u8",
+            "fallback": fallback if b is broken else None,
+        }
         assert playback[sid] == expected, sid
     assert playback[local]["hlsUrl"].endswith("/index.m3u8") and playback[local]["fallback"] is None

@@ -53,7 +53,9 @@ async def app(settings: Settings) -> AsyncIterator[Server]:
 def track_published(room: str, participant: Participant) -> ProviderEvent:
     """The verified ``track_published`` webhook LiveKit sends for ``participant`` (from the emulator's state)."""
     now = datetime.now(UTC)
-    message = lk_api.WebhookEvent(event="track_published", id=f"EV_{uuid.uuid4().hex[:12]}", created_at=int(now.timestamp()))
+    message = lk_api.WebhookEvent(
+        event="track_published", id=f"EV_{uuid.uuid4().hex[:12]}", created_at=int(now.timestamp())
+    )
     message.room.name = room
     message.participant.CopyFrom(participant.info())
     return ProviderEvent(
@@ -141,7 +143,9 @@ async def test_egress_to_the_local_ingest_carries_the_media(
     # the egress publishes again (as after an idle stop); ending the stream disconnects it
     second = Encoder(egress_url, 120)
     encoders.append(await second.start())
-    await eventually(lambda: sid in ingest.sessions and ingest.sessions[sid].publisher is not None, what="second publish")
+    await eventually(
+        lambda: sid in ingest.sessions and ingest.sessions[sid].publisher is not None, what="second publish"
+    )
     last_before = playlist.segments[-1].uri
     await eventually(lambda: _more_segments(hls_url, last_before), timeout=30, what="segments of the second publish")
     assert (await Stream.get(id=sid)).status is S.LIVE

@@ -24,7 +24,9 @@ async def test_moderators_bans_and_timeouts(server: Server, api: str) -> None:
     carol, bob, dave, alice = [await user_id(n) for n in ("carol", "bob", "dave", "alice")]
 
     async def role(token: str, field: str, target: str) -> dict:
-        return await mutate(url, token, field, USER_ARGS, "streamId: $s, userId: $u", {"s": sid, "u": target}, "... on User { name }")
+        return await mutate(
+            url, token, field, USER_ARGS, "streamId: $s, userId: $u", {"s": sid, "u": target}, "... on User { name }"
+        )
 
     async def ban(token: str, target: str, duration: int | None = None) -> dict:
         return await mutate(
@@ -45,7 +47,9 @@ async def test_moderators_bans_and_timeouts(server: Server, api: str) -> None:
     assert banned == {"__typename": "ChatBan", "until": None, "reason": "spam"}
     refused = await send(url, viewer, sid, "let me talk")
     assert (refused["__typename"], refused["code"], refused["until"]) == ("BannedError", "BANNED", None)
-    reaction = await mutate(url, viewer, "sendReaction", "$s: ID!", 'streamId: $s, emoji: "🔥", positionX: 1, positionY: 2', {"s": sid})
+    reaction = await mutate(
+        url, viewer, "sendReaction", "$s: ID!", 'streamId: $s, emoji: "🔥", positionX: 1, positionY: 2', {"s": sid}
+    )
     assert reaction["code"] == "BANNED", "a ban covers reactions too"
     assert (await role(mod, "unbanUser", bob))["__typename"] == "User"
     assert (await send(url, viewer, sid, "thanks"))["__typename"] == "ChatMessage"
@@ -94,7 +98,9 @@ async def test_chat_settings_modes_and_refusals(server: Server, api: str) -> Non
     await settings(owner, mode="SUBSCRIBERS")
     assert (await send(url, viewer, sid, "hi"))["code"] == "FORBIDDEN"
     bob = await user_id("bob")
-    assert (await mutate(url, viewer, "addMember", "$u: ID!", "userId: $u", {"u": bob}))["__typename"] == "User", "own channel"
+    assert (await mutate(url, viewer, "addMember", "$u: ID!", "userId: $u", {"u": bob}))["__typename"] == "User", (
+        "own channel"
+    )
     assert (await send(url, viewer, sid, "still not alice's member"))["code"] == "FORBIDDEN"
     assert (await mutate(url, owner, "addMember", "$u: ID!", "userId: $u", {"u": bob}))["__typename"] == "User"
     assert (await send(url, viewer, sid, "member now"))["__typename"] == "ChatMessage"
@@ -107,12 +113,16 @@ async def test_chat_settings_modes_and_refusals(server: Server, api: str) -> Non
     assert shown["blockedWords"] == ["Spoiler"]
     assert (await send(url, viewer, sid, "big SPOILER ahead"))["field"] == "content"
     assert (await send(url, viewer, sid, "spoilers are words too"))["__typename"] == "ChatMessage", "whole words only"
-    public = await gql_http(url, "query($s: ID!) { stream(id: $s) { chatSettings { blockedWords } } }", {"s": sid}, viewer)
+    public = await gql_http(
+        url, "query($s: ID!) { stream(id: $s) { chatSettings { blockedWords } } }", {"s": sid}, viewer
+    )
     assert public["stream"]["chatSettings"]["blockedWords"] is None, "only moderators see the list"
 
     await settings(owner, chatEnabled=False, reactionsEnabled=False)
     assert (await send(url, viewer, sid, "hello?"))["code"] == "FORBIDDEN"
-    reaction = await mutate(url, viewer, "sendReaction", "$s: ID!", 'streamId: $s, emoji: "🔥", positionX: 1, positionY: 2', {"s": sid})
+    reaction = await mutate(
+        url, viewer, "sendReaction", "$s: ID!", 'streamId: $s, emoji: "🔥", positionX: 1, positionY: 2', {"s": sid}
+    )
     assert reaction["code"] == "FORBIDDEN"
 
 

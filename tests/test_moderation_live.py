@@ -49,10 +49,19 @@ async def test_moderators_see_moderation_as_it_happens(server: Server) -> None:
     task = asyncio.create_task(watch())
     try:
         bus = server.runtime.deps.bus
-        await eventually(lambda: bus.subscriber_count(stream_channel(sid, MODERATION)) == 1, what="the moderator's subscription")
+        await eventually(
+            lambda: bus.subscriber_count(stream_channel(sid, MODERATION)) == 1, what="the moderator's subscription"
+        )
         message = await send(url, viewer, sid, "spam spam")
         await mutate(url, mod, "deleteChatMessage", "$id: ID!", "id: $id", {"id": message["id"]})
-        await mutate(url, owner, "banUser", "$s: ID!, $u: ID!, $d: Int", "streamId: $s, userId: $u, duration: $d", {"s": sid, "u": bob, "d": 60})
+        await mutate(
+            url,
+            owner,
+            "banUser",
+            "$s: ID!, $u: ID!, $d: Int",
+            "streamId: $s, userId: $u, duration: $d",
+            {"s": sid, "u": bob, "d": 60},
+        )
         settings = "$s: ID!, $i: ChatSettingsInput!", "streamId: $s, input: $i"
         await mutate(url, mod, "setChatSettings", *settings, {"s": sid, "i": {"slowModeSeconds": 10}})
         await eventually(lambda: len(received) >= 3, what="three actions")
@@ -84,17 +93,25 @@ async def test_counts_stay_right_under_concurrent_sends_reactions_and_deletes(se
         sent = await asyncio.gather(*(send(url, writers[k % 4], sid, f"m{k}") for k in range(60)))
         assert {s["__typename"] for s in sent} == {"ChatMessage"}
         react = "$s: ID!, $e: String!", "streamId: $s, emoji: $e, positionX: 10, positionY: 20"
-        reactions = await asyncio.gather(*(mutate(url, writers[k % 4], "sendReaction", *react, {"s": sid, "e": "🎉👏"[k % 2]}) for k in range(80)))
+        reactions = await asyncio.gather(
+            *(mutate(url, writers[k % 4], "sendReaction", *react, {"s": sid, "e": "🎉👏"[k % 2]}) for k in range(80))
+        )
         assert {r["__typename"] for r in reactions} == {"Reaction"}
         doomed = [s["id"] for s in sent[:20]]  # each deleted twice at once: counted once
         deletes = await asyncio.gather(*(mutate(url, writers[k % 4], "deleteChatMessage", "$id: ID!", "id: $id", {"id": i})
                                          for k, i in enumerate(doomed * 2)))  # fmt: skip
         assert {d["__typename"] for d in deletes} == {"ChatMessage"}
-        counts = await gql_http(url, "query($s: ID!) { stream(id: $s) { chatMessageCount reactionCount reactionCounts { emoji count } } }", {"s": sid})
+        counts = await gql_http(
+            url,
+            "query($s: ID!) { stream(id: $s) { chatMessageCount reactionCount reactionCounts { emoji count } } }",
+            {"s": sid},
+        )
         assert counts["stream"]["chatMessageCount"] == 40
         assert counts["stream"]["reactionCount"] == 80
         assert {c["emoji"]: c["count"] for c in counts["stream"]["reactionCounts"]} == {"🎉": 40, "👏": 40}
-        await eventually(lambda: len([e for e in live.events if e["__typename"] == "ChatMessageDeleted"]) >= 20, what="the deletions")
+        await eventually(
+            lambda: len([e for e in live.events if e["__typename"] == "ChatMessageDeleted"]) >= 20, what="the deletions"
+        )
         assert live.sequences() == list(range(1, 61))
         deleted = [e["sequence"] for e in live.events if e["__typename"] == "ChatMessageDeleted"]
         assert sorted(deleted) == sorted(s["sequence"] for s in sent[:20]), "one deletion event per message"

@@ -120,7 +120,9 @@ async def test_alerts_of_an_ended_mux_stream_are_cleared_and_unconfigured_health
     assert len(mux_emulator.data.requests) == asked, "no signing key: Mux is not asked"
 
 
-async def test_stats_api_refuses_a_token_from_an_unknown_signing_key(settings: Settings, mux_emulator: MuxEmulator) -> None:
+async def test_stats_api_refuses_a_token_from_an_unknown_signing_key(
+    settings: Settings, mux_emulator: MuxEmulator
+) -> None:
     """The emulator checks the JWT like stats.mux.com; a key Mux does not know is refused, not retried."""
     ref = StreamRef(provider_stream_id="some-live-stream", stream_key="k", playback_id="p", playback_policy="PUBLIC")
     stranger = MuxMonitoring(settings.model_copy(update={"mux_signing_key_id": "not-a-mux-key"}))
@@ -165,7 +167,9 @@ async def test_viewer_count_from_mux_data_falls_back_to_beacons_and_comes_back(
     assert (row.viewer_count, row.peak_viewer_count, row.viewer_count_source) == (50, 50, "MUX_DATA")
 
 
-async def test_unconfigured_mux_data_counts_from_beacons(deps: Deps, settings: Settings, mux_emulator: MuxEmulator) -> None:
+async def test_unconfigured_mux_data_counts_from_beacons(
+    deps: Deps, settings: Settings, mux_emulator: MuxEmulator
+) -> None:
     stream = await live_mux_stream(deps, mux_emulator)
     sid = str(stream.id)
     mux_emulator.data.set_viewers(stream.provider_stream_id, 9)
@@ -201,7 +205,9 @@ async def test_graphql_shows_where_the_viewer_count_comes_from(settings: Setting
         }  # fmt: skip
 
 
-async def test_embedded_workers_run_both_mux_jobs_on_their_periods(settings: Settings, mux_emulator: MuxEmulator) -> None:
+async def test_embedded_workers_run_both_mux_jobs_on_their_periods(
+    settings: Settings, mux_emulator: MuxEmulator
+) -> None:
     """The jobs are registered with their periods and their dependencies (the poller) in ``livecast serve``."""
     # model_copy does not validate: 1 s periods (below the 5-10 s allowed to operators) keep the test short
     quick = settings.model_copy(update={"mux_health_seconds": 1.0, "mux_viewers_seconds": 1.0})

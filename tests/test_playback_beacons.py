@@ -36,7 +36,9 @@ SESSION = "query($id: ID!) { stream(id: $id) { playback { beaconUrl session { id
 
 @pytest.fixture
 async def quick(settings: Settings) -> AsyncIterator[Server]:
-    async with run_server(settings.model_copy(update={"viewer_count_seconds": 0.3, "viewer_flush_seconds": 0.9})) as server:
+    async with run_server(
+        settings.model_copy(update={"viewer_count_seconds": 0.3, "viewer_flush_seconds": 0.9})
+    ) as server:
         yield server
 
 
@@ -50,7 +52,12 @@ class Beacons:
     opens its playback session over GraphQL on its first beacon, and takes a renewed token from a 200 reply."""
 
     def __init__(self, server: Server, client: httpx.AsyncClient, stream_id: str) -> None:
-        self.server, self.url, self.client, self.stream_id = server, f"{server.http}/v1/playback/beacon", client, stream_id
+        self.server, self.url, self.client, self.stream_id = (
+            server,
+            f"{server.http}/v1/playback/beacon",
+            client,
+            stream_id,
+        )
         self.sessions: dict[str, dict[str, str]] = {}
 
     async def body(self, viewer: str, tab: str, state: str, **extra: Any) -> dict[str, Any]:
@@ -65,7 +72,11 @@ class Beacons:
         response = await self.client.post(self.url, content=json.dumps(body), headers={"Content-Type": "text/plain"})
         if response.status_code == 200:
             renewed = response.json()
-            self.sessions[tab] = {"id": body["sessionId"], "token": renewed["sessionToken"], "expiresAt": renewed["expiresAt"]}
+            self.sessions[tab] = {
+                "id": body["sessionId"],
+                "token": renewed["sessionToken"],
+                "expiresAt": renewed["expiresAt"],
+            }
         return response
 
     async def all(self, tabs: dict[str, str], state: str = "playing") -> None:
@@ -142,7 +153,9 @@ async def test_viewer_count_over_http_with_a_simulated_clock(quick: Server) -> N
     first = watcher.counts.index(3)  # the first five beacons may be counted before all arrived (1, 2, then 3)
     assert watcher.counts[first:] == [3, 2, 1, 0], "published when the count changes, and only then"
     assert watcher.counts[:first] == sorted(set(watcher.counts[:first])), watcher.counts
-    states = {players.sessions[tab]["id"]: state for tab, state in (("a1", "buffering"), ("b1", "paused"), ("c1", "playing"))}
+    states = {
+        players.sessions[tab]["id"]: state for tab, state in (("a1", "buffering"), ("b1", "paused"), ("c1", "playing"))
+    }
     await eventually(lambda: sessions_written(sid, states), timeout=20,
                      what="sessions written by the periodic job (every third count)")  # fmt: skip
 
@@ -191,7 +204,13 @@ async def test_bad_beacons_get_4xx_and_change_nothing(server: Server) -> None:
     sid = await live_stream(server)
     viewers = server.runtime.deps.viewers
     session = await open_session(server, sid)
-    good = {"streamId": sid, "viewerId": "viewer-1", "sessionId": session["id"], "sessionToken": session["token"], "state": "playing"}
+    good = {
+        "streamId": sid,
+        "viewerId": "viewer-1",
+        "sessionId": session["id"],
+        "sessionToken": session["token"],
+        "state": "playing",
+    }
     bad: list[tuple[bytes, int, str | None]] = [(body, status, None) for body, status in BAD]
     for change in ({"state": "stalled"}, {"viewerId": "a|b"}, {"sessionId": ""}, {"bufferingMs": -1},
                    {"bitrate": "fast"}, {"errors": 1.5}, {"viewerId": "x" * 129}, {"sessionToken": "x" * 57}):  # fmt: skip
@@ -203,9 +222,17 @@ async def test_bad_beacons_get_4xx_and_change_nothing(server: Server) -> None:
                    {"sessionId": "tab-1"}, {"streamId": str(uuid.uuid4())}):  # fmt: skip
         bad.append((json.dumps(good | change).encode(), 403, "SESSION_INVALID"))
     expired = viewers.signer.issue(sid, now=time.time() - viewers.signer.ttl - 1)
-    bad.append((json.dumps(good | {"sessionId": expired.id, "sessionToken": expired.token}).encode(), 401, "SESSION_EXPIRED"))
+    bad.append(
+        (json.dumps(good | {"sessionId": expired.id, "sessionToken": expired.token}).encode(), 401, "SESSION_EXPIRED")
+    )
     gone = viewers.open_session(str(uuid.uuid4()))  # a genuine session of a stream deleted since
-    bad.append((json.dumps(good | {"streamId": gone.stream_id, "sessionId": gone.id, "sessionToken": gone.token}).encode(), 404, "NOT_FOUND"))
+    bad.append(
+        (
+            json.dumps(good | {"streamId": gone.stream_id, "sessionId": gone.id, "sessionToken": gone.token}).encode(),
+            404,
+            "NOT_FOUND",
+        )
+    )
     scheduled = await create_stream(server.graphql_http, await server.token("bob"), title="later")
     early = await open_session(server, scheduled["id"])
     not_live = {"streamId": scheduled["id"], "sessionId": early["id"], "sessionToken": early["token"]}
@@ -226,7 +253,10 @@ async def test_bad_beacons_get_4xx_and_change_nothing(server: Server) -> None:
 
         preflight = await client.options(url, headers={"Origin": "https://player.example", "Access-Control-Request-Method": "POST",
                                                        "Access-Control-Request-Headers": "content-type"})  # fmt: skip
-        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] in ("*", "https://player.example")
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] in (
+            "*",
+            "https://player.example",
+        )
         ok = await client.post(url, json=good | {"unknownField": 1}, headers={"Origin": "https://player.example"})
         assert ok.status_code == 204 and ok.headers["access-control-allow-origin"] == "*"
         assert await viewers.concurrent(sid) == 1
@@ -248,7 +278,9 @@ async def test_each_read_of_playback_session_opens_a_new_session(server: Server)
 async def test_subscriptions_carry_no_playback_session(server: Server) -> None:
     """Subscription results may be shared between viewers: ``playback.session`` is null there."""
     created = await create_stream(server.graphql_http, await server.token("carol"), title="subscribed")
-    query = "subscription($s: ID!) { streamStatusChanged(streamId: $s) { status playback { beaconUrl session { id } } } }"
+    query = (
+        "subscription($s: ID!) { streamStatusChanged(streamId: $s) { status playback { beaconUrl session { id } } } }"
+    )
     seen: list[dict[str, Any]] = []
 
     async def watch() -> None:
@@ -258,7 +290,9 @@ async def test_subscriptions_carry_no_playback_session(server: Server) -> None:
 
     task = asyncio.create_task(watch())
     try:
-        await eventually(lambda: server.runtime.deps.bus.subscriber_count(f"stream.{created['id']}.status") >= 1, what="subscribed")
+        await eventually(
+            lambda: server.runtime.deps.bus.subscriber_count(f"stream.{created['id']}.status") >= 1, what="subscribed"
+        )
         await encoder.encoder_connected(deps=server.runtime.deps, stream_id=created["id"])
         await eventually(lambda: seen, what="a status event")
     finally:
@@ -302,7 +336,9 @@ async def test_one_address_over_its_beacon_limit_gets_429(settings: Settings) ->
                 assert (await players.send(f"viewer-{n}", f"tab-{n}", "playing")).status_code == 204
             refused = await players.send("viewer-5", "tab-5", "playing")
             assert refused.status_code == 429 and refused.json()["code"] == "RATE_LIMITED", refused.text
-            assert 1 <= int(refused.headers["retry-after"]) <= 60 and refused.headers["access-control-allow-origin"] == "*"
+            assert (
+                1 <= int(refused.headers["retry-after"]) <= 60 and refused.headers["access-control-allow-origin"] == "*"
+            )
             assert (await client.post(url, content=b"{not json")).status_code == 429, "counted before the body is read"
         other = httpx.AsyncHTTPTransport(local_address="127.0.0.2")  # another client address (Linux loopback)
         async with httpx.AsyncClient(transport=other) as client:

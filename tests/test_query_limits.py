@@ -18,7 +18,9 @@ from tests.abuse.test_graphql_cost import fragment_bomb
 STREAMS = "query($n: Int!) { streams(first: $n) { edges { node { id title owner { id name } } } } }"
 
 
-async def run(query: str, limits: QueryLimits | None = None, **kwargs: object) -> tuple[object, list[dict[str, object]]]:
+async def run(
+    query: str, limits: QueryLimits | None = None, **kwargs: object
+) -> tuple[object, list[dict[str, object]]]:
     result = await build_schema(limits).execute(query, **kwargs)  # type: ignore[arg-type]
     return result.data, [{"message": e.message, **(e.extensions or {})} for e in result.errors or []]
 
@@ -34,7 +36,9 @@ async def test_cost_multiplies_lists_by_first_from_literals_variables_and_defaul
     limits = QueryLimits(max_cost=500)
     _, errors = await run(STREAMS, limits, variable_values={"n": 100})
     assert [(e["code"], e["limit"]) for e in errors] == [("QUERY_TOO_COMPLEX", "cost")]
-    assert errors[0]["value"] == 1 + 100 * (1 + 1 + 1 + 1 + (1 + 2))  # streams + first x (edges node id title owner{id name})
+    assert errors[0]["value"] == 1 + 100 * (
+        1 + 1 + 1 + 1 + (1 + 2)
+    )  # streams + first x (edges node id title owner{id name})
     literal = "{ streams(first: 10) { edges { node { id title owner { id name } } } } }"
     _, errors = await run(literal, QueryLimits(max_cost=70))
     assert errors[0]["value"] == 1 + 10 * 7
@@ -60,7 +64,7 @@ async def test_repeated_fields_are_refused_before_the_quadratic_merge_check() ->
     repeated = "{ " + " ".join('stream(id: "x") { owner { id } }' for _ in range(400)) + " }"
     _, errors = await run(repeated, QueryLimits(max_tokens=5000))
     assert [(e["code"], e["limit"]) for e in errors] == [("QUERY_TOO_COMPLEX", "merge")]
-    twice = "{ stream(id: \"x\") { id title } stream(id: \"x\") { id owner { id } } }"  # a legitimate repeat
+    twice = '{ stream(id: "x") { id title } stream(id: "x") { id owner { id } } }'  # a legitimate repeat
     _, errors = await run(twice)
     assert not [e for e in errors if e["code"] == "QUERY_TOO_COMPLEX"]
 
@@ -93,7 +97,7 @@ async def test_each_error_is_coded() -> None:
     cases = {
         "{ me { id ": "GRAPHQL_PARSE_FAILED",
         "{ mee { id } }": "GRAPHQL_VALIDATION_FAILED",
-        'query($n: Int!) { streams(first: $n) { edges { cursor } } }': "BAD_USER_INPUT",
+        "query($n: Int!) { streams(first: $n) { edges { cursor } } }": "BAD_USER_INPUT",
     }
     for document, code in cases.items():
         _, errors = await run(document, variable_values={"n": "x"} if "$n" in document else None)
@@ -104,11 +108,11 @@ async def test_production_hides_introspection_and_suggestions() -> None:
     closed = QueryLimits(introspection=False, suggestions=False)
     _, errors = await run("{ __schema { types { name } } }", closed)
     assert errors and {e["code"] for e in errors} == {"GRAPHQL_VALIDATION_FAILED"}
-    _, errors = await run("{ __type(name: \"Stream\") { name } }", closed)
+    _, errors = await run('{ __type(name: "Stream") { name } }', closed)
     assert [e["code"] for e in errors] == ["GRAPHQL_VALIDATION_FAILED"]
     _, errors = await run("{ mee { id } }", closed)
     assert "Did you mean" not in str(errors[0]["message"])
-    _, errors = await run('{ streams(status: LIV) { edges { cursor } } }', closed)
+    _, errors = await run("{ streams(status: LIV) { edges { cursor } } }", closed)
     assert "Did you mean" not in str(errors[0]["message"])
     _, open_errors = await run("{ mee { id } }")
     assert "Did you mean 'me'" in str(open_errors[0]["message"])

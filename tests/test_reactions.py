@@ -33,7 +33,9 @@ def limited(settings: Settings) -> Settings:
 
 async def react(url: str, token: str, sid: str, emoji: str, x: float = 50, y: float = 50) -> dict[str, Any]:
     selection = "... on Reaction { emoji positionX positionY } ... on ValidationError { field } ... on RateLimitedError { retryAfter }"
-    return await mutate(url, token, "sendReaction", REACT, REACT_ARGS, {"s": sid, "e": emoji, "x": x, "y": y}, selection)
+    return await mutate(
+        url, token, "sendReaction", REACT, REACT_ARGS, {"s": sid, "e": emoji, "x": x, "y": y}, selection
+    )
 
 
 @pytest.fixture(params=["http", "websocket"])
@@ -59,7 +61,12 @@ async def test_reactions_validate_count_and_fan_out(limited: Settings, via: str)
         try:
             bus = server.runtime.deps.bus
             await eventually(lambda: bus.subscriber_count(stream_channel(sid, REACTIONS)) == 1, what="subscriber")
-            assert await react(url, viewer, sid, "👍🏽", 10, 90.5) == {"__typename": "Reaction", "emoji": "👍🏽", "positionX": 10, "positionY": 90.5}
+            assert await react(url, viewer, sid, "👍🏽", 10, 90.5) == {
+                "__typename": "Reaction",
+                "emoji": "👍🏽",
+                "positionX": 10,
+                "positionY": 90.5,
+            }
             assert (await react(url, viewer, sid, "❤", 0, 100))["emoji"] == "❤️", "U+FE0F does not matter"
             assert (await react(url, viewer, sid, FAMILY))["emoji"] == FAMILY, "a ZWJ sequence is one emoji"
             for bad in ("👍", "👍🏽👍🏽", "a", "", "🔥 "):
@@ -69,7 +76,9 @@ async def test_reactions_validate_count_and_fan_out(limited: Settings, via: str)
                 assert (await react(url, viewer, sid, "🔥", x, y))["field"] == field
             await eventually(lambda: len(received) >= 3, what="three reactions")
             assert [r["emoji"] for r in received] == ["👍🏽", "❤️", FAMILY]
-            counts = await gql_http(url, "query($s: ID!) { stream(id: $s) { reactionCount reactionCounts { emoji count } } }", {"s": sid})
+            counts = await gql_http(
+                url, "query($s: ID!) { stream(id: $s) { reactionCount reactionCounts { emoji count } } }", {"s": sid}
+            )
             assert counts["stream"]["reactionCount"] == 3
             assert sorted((c["emoji"], c["count"]) for c in counts["stream"]["reactionCounts"]) == sorted(
                 [("👍🏽", 1), ("❤️", 1), (FAMILY, 1)]
@@ -109,5 +118,9 @@ async def test_owner_and_moderators_have_higher_limits_not_none(limited: Setting
             assert (await react(url, token, sid, "🔥"))["code"] == "RATE_LIMITED"
         assert [(await send(url, viewer, sid, f"v{n}")).get("code") for n in range(4)] == [None] * 3 + ["RATE_LIMITED"]
         assert (await send(url, viewer, other, "privileged limits are counted apart"))["__typename"] == "ChatMessage"
-        history = await gql_http(url, "query($s: ID!) { chatMessages(streamId: $s) { edges { node { content } } } }", {"s": sid})
-        assert "one too many" not in [e["node"]["content"] for e in history["chatMessages"]["edges"]], "refused is not stored"
+        history = await gql_http(
+            url, "query($s: ID!) { chatMessages(streamId: $s) { edges { node { content } } } }", {"s": sid}
+        )
+        assert "one too many" not in [e["node"]["content"] for e in history["chatMessages"]["edges"]], (
+            "refused is not stored"
+        )

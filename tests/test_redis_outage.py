@@ -100,8 +100,12 @@ async def test_subscribers_survive_a_redis_outage(settings: Settings, private_re
             await publisher.disconnect()
 
         # Nothing accepted during the outage is lost; new subscriptions work end to end again.
-        ids = {e["node"]["id"]: e["node"]["status"] for e in (await gql_http(
-            server.graphql_http, "{ streams(first: 10) { edges { node { id status } } } }"))["streams"]["edges"]}
+        ids = {
+            e["node"]["id"]: e["node"]["status"]
+            for e in (await gql_http(server.graphql_http, "{ streams(first: 10) { edges { node { id status } } } }"))[
+                "streams"
+            ]["edges"]
+        }
         assert ids[during[0]["id"]] == "CANCELLED"
         assert all(ids[s["id"]] == "SCHEDULED" for s in during[1:])
         received: list[str] = []
@@ -115,6 +119,7 @@ async def test_subscribers_survive_a_redis_outage(settings: Settings, private_re
         again = asyncio.create_task(watch_again())
         channel = stream_channel(sid)
         async with Redis.from_url(private_redis.url) as redis:
+
             async def subscribed_on_redis() -> bool:
                 return dict(await redis.pubsub_numsub(channel)).get(channel.encode(), 0) == 1
 

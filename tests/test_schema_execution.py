@@ -84,11 +84,16 @@ async def test_a_long_subscription_does_not_grow_with_its_events() -> None:
     assert counts[1] - counts[0] < 500  # 2,500 events: about 30,000 objects more before
 
 
-async def test_a_defect_is_logged_once_with_its_traceback_and_refusals_not_as_errors(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_defect_is_logged_once_with_its_traceback_and_refusals_not_as_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     schema = LivecastSchema(query=Query, execution_context_class=LivecastExecutor, extensions=[CodedErrors])
     caplog.set_level(logging.DEBUG)
     result = await schema.execute("{ broken refused }")
-    assert sorted((e.extensions or {}).get("code") for e in result.errors or []) == ["FORBIDDEN", "INTERNAL_SERVER_ERROR"]
+    assert sorted((e.extensions or {}).get("code") for e in result.errors or []) == [
+        "FORBIDDEN",
+        "INTERNAL_SERVER_ERROR",
+    ]
     errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(errors) == 1 and errors[0].exc_info and "hunter2" in str(errors[0].exc_info[1])
     assert "hunter2" not in str(result.errors)

@@ -152,7 +152,9 @@ async def test_public_streams_play_without_a_token(server: Server) -> None:
 async def test_a_real_hls_client_plays_a_signed_stream_from_the_tokenized_url(server: Server, tmp_path: Path) -> None:
     """ffmpeg, like hls.js and Safari, resolves segment URIs against the playlist URL without its query: it can
     only read the whole stream because the served playlist carries the token."""
-    signed = await create_stream(server.graphql_http, await server.token("alice"), title="real", playbackPolicy="SIGNED")
+    signed = await create_stream(
+        server.graphql_http, await server.token("alice"), title="real", playbackPolicy="SIGNED"
+    )
     playback_id = urlsplit(signed["playback"]["hlsUrl"]).path.split("/")[2]
     folder = server.settings.hls_dir / playback_id
     folder.mkdir(parents=True)
@@ -186,7 +188,10 @@ async def test_a_real_hls_client_plays_a_signed_stream_from_the_tokenized_url(se
 
 async def test_a_signed_livekit_stream_guards_its_paired_local_hls(settings: Settings) -> None:
     """A LiveKit room's HLS is its paired local stream's: the token is signed for, and checked on, that one."""
-    async with running_livekit_emulator() as lk, run_server(livekit_settings(settings, lk, livekit_viewer_provider="local")) as server:
+    async with (
+        running_livekit_emulator() as lk,
+        run_server(livekit_settings(settings, lk, livekit_viewer_provider="local")) as server,
+    ):
         room = await create_stream(server.graphql_http, await server.token("host"), title="webrtc", provider="livekit",
                                    playbackPolicy="SIGNED")  # fmt: skip
         paired = await Broadcast.get(stream_id=room["id"])
@@ -213,7 +218,10 @@ async def test_a_signed_livekit_stream_guards_its_paired_local_hls(settings: Set
             MULTIVARIANT,
             MULTIVARIANT.replace('"audio.m3u8"', '"audio.m3u8?token=T"').replace("low.m3u8\r", "low.m3u8?token=T\r"),
         ),
-        ("#EXTM3U\n#EXTINF:2,\nseg.ts?v=2#t=1\n# a comment URI=\"x\"\n", "#EXTM3U\n#EXTINF:2,\nseg.ts?v=2&token=T#t=1\n# a comment URI=\"x\"\n"),
+        (
+            '#EXTM3U\n#EXTINF:2,\nseg.ts?v=2#t=1\n# a comment URI="x"\n',
+            '#EXTM3U\n#EXTINF:2,\nseg.ts?v=2&token=T#t=1\n# a comment URI="x"\n',
+        ),
         ("#EXTM3U\n#EXTINF:2,\n//cdn.example/seg.ts\n#EXTINF:2,\nrtmp://x/seg.ts\n", None),
     ],
 )

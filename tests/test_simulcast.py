@@ -48,7 +48,7 @@ async def targets(server: Server, token: str | None, stream_id: str) -> list[dic
 async def test_create_mux_stream_returns_mux_urls(server: Server, mux_emulator: MuxEmulator) -> None:
     token = await server.token("alice")
     s = await create_stream(server.graphql_http, token, provider="mux", latencyMode="REDUCED", playbackPolicy="PUBLIC")
-    (mux_id, mux_stream), = mux_emulator.live_streams.items()
+    ((mux_id, mux_stream),) = mux_emulator.live_streams.items()
     assert s["provider"] == "mux" and s["status"] == "SCHEDULED"
     assert s["ingest"]["rtmpUrl"] == "rtmps://global-live.mux.com:443/app"
     assert s["ingest"]["streamKey"] == mux_stream["stream_key"]
@@ -86,7 +86,9 @@ async def test_mux_refusal_is_a_final_provider_error(server: Server, mux_emulato
 async def test_unavailable_error_is_marked_retryable(server: Server, mux_emulator: MuxEmulator) -> None:
     token = await server.token("alice")
     mux_emulator.fail_next(5, status=503)
-    query = 'mutation { createStream(input: {title: "t", provider: "mux"}) { ... on ProviderError { code retryable } } }'
+    query = (
+        'mutation { createStream(input: {title: "t", provider: "mux"}) { ... on ProviderError { code retryable } } }'
+    )
     error = (await gql_http(server.graphql_http, query, token=token))["createStream"]
     assert error == {"code": "PROVIDER_UNAVAILABLE", "retryable": True}
     assert mux_emulator.failures_served == 2  # provider_retry_attempts
@@ -125,7 +127,9 @@ async def test_add_and_remove_simulcast_targets(server: Server, mux_emulator: Mu
         ("rtmps://live.example.com/app", "two words", "streamKey"),
     ],
 )
-async def test_bad_targets_are_validation_errors(server: Server, mux_emulator: MuxEmulator, url: str, key: str, field: str) -> None:
+async def test_bad_targets_are_validation_errors(
+    server: Server, mux_emulator: MuxEmulator, url: str, key: str, field: str
+) -> None:
     token = await server.token("alice")
     sid = (await create_stream(server.graphql_http, token, provider="mux"))["id"]
     result = await add(server, token, sid, url, key)
@@ -160,9 +164,11 @@ async def test_the_stream_key_is_not_in_the_schema(server: Server) -> None:
 async def test_stream_commands_reach_mux(server: Server, mux_emulator: MuxEmulator) -> None:
     token = await server.token("alice")
     sid = (await create_stream(server.graphql_http, token, provider="mux"))["id"]
-    (mux_id, mux_stream), = mux_emulator.live_streams.items()
+    ((mux_id, mux_stream),) = mux_emulator.live_streams.items()
     update = f"mutation($id: ID!, $input: UpdateStreamInput!) {{ updateStream(id: $id, input: $input) {{ {RESULT_FIELDS} }} }}"
-    changed = await gql_http(server.graphql_http, update, {"id": sid, "input": {"latencyMode": "LOW", "reconnectWindow": 10}}, token)
+    changed = await gql_http(
+        server.graphql_http, update, {"id": sid, "input": {"latencyMode": "LOW", "reconnectWindow": 10}}, token
+    )
     assert changed["updateStream"]["latencyMode"] == "LOW"
     assert (mux_stream["latency_mode"], mux_stream["reconnect_window"]) == ("low", 10)
     signed = await gql_http(server.graphql_http, update, {"id": sid, "input": {"playbackPolicy": "SIGNED"}}, token)
@@ -173,5 +179,7 @@ async def test_stream_commands_reach_mux(server: Server, mux_emulator: MuxEmulat
     new_key = (await gql_http(server.graphql_http, reset, {"id": sid}, token))["resetStreamKey"]["ingest"]["streamKey"]
     assert new_key == mux_stream["stream_key"]
     delete = "mutation($id: ID!) { deleteStream(id: $id) { __typename } }"
-    assert (await gql_http(server.graphql_http, delete, {"id": sid}, token))["deleteStream"]["__typename"] == "DeletedStream"
+    assert (await gql_http(server.graphql_http, delete, {"id": sid}, token))["deleteStream"][
+        "__typename"
+    ] == "DeletedStream"
     assert mux_id not in mux_emulator.live_streams

@@ -94,7 +94,9 @@ async def owned_stream(server: Server) -> tuple[str, str, str]:
 
 async def test_viewer_count_is_public_and_delivered(server: Server) -> None:
     _, sid, owner = await owned_stream(server)
-    sub = Subscription(server, "subscription($id: ID!) { viewerCountChanged(streamId: $id) { streamId count peak } }", {"id": sid})
+    sub = Subscription(
+        server, "subscription($id: ID!) { viewerCountChanged(streamId: $id) { streamId count peak } }", {"id": sid}
+    )
     try:
         await publish_when_subscribed(server, stream_channel(sid, VIEWERS), ViewerCountUpdated(sid, owner, 12, 40, NOW))
         assert (await sub.receive(1))[0]["viewerCountChanged"] == {"streamId": sid, "count": 12, "peak": 40}
@@ -126,8 +128,12 @@ async def test_stream_alerts_raise_and_clear_for_the_owner(server: Server) -> No
     assert await Subscription(server, query, {"id": sid}, await server.token("mallory")).refused() == "FORBIDDEN"
     sub = Subscription(server, query, {"id": sid}, token)
     try:
-        raised = AlertRaised("a1", sid, owner, "LOW_VIDEO_BITRATE", "WARNING", "video bitrate 320 kbps is below 500 kbps", NOW)
-        await publish_when_subscribed(server, stream_channel(sid, ALERTS), raised, AlertCleared("a1", sid, owner, "LOW_VIDEO_BITRATE", NOW))
+        raised = AlertRaised(
+            "a1", sid, owner, "LOW_VIDEO_BITRATE", "WARNING", "video bitrate 320 kbps is below 500 kbps", NOW
+        )
+        await publish_when_subscribed(
+            server, stream_channel(sid, ALERTS), raised, AlertCleared("a1", sid, owner, "LOW_VIDEO_BITRATE", NOW)
+        )
         results = [r["streamAlerts"] for r in await sub.receive(2)]
         assert results == [
             {"id": "a1", "kind": "LOW_VIDEO_BITRATE", "severity": "WARNING", "message": raised.message, "active": True},
@@ -147,10 +153,14 @@ async def test_my_stream_alerts_cover_all_of_the_callers_streams(server: Server)
     bob = await ensure_user(name="bob", roles=[])
     try:
         await eventually(lambda: server.runtime.deps.bus.subscriber_count(owner_channel(str(bob.id), ALERTS)) == 1)
-        events = [AlertRaised(f"a{n}", sid, owner, "NO_MEDIA", "CRITICAL", "no media for 5 s", NOW) for n, sid in enumerate((first, second))]
+        events = [
+            AlertRaised(f"a{n}", sid, owner, "NO_MEDIA", "CRITICAL", "no media for 5 s", NOW)
+            for n, sid in enumerate((first, second))
+        ]
         await publish_when_subscribed(server, owner_channel(owner, ALERTS), *events)
         assert [r["myStreamAlerts"] for r in await sub.receive(2)] == [
-            {"streamId": first, "kind": "NO_MEDIA"}, {"streamId": second, "kind": "NO_MEDIA"}
+            {"streamId": first, "kind": "NO_MEDIA"},
+            {"streamId": second, "kind": "NO_MEDIA"},
         ]
         await asyncio.sleep(0.3)  # bob is subscribed (above): anything for him would have arrived by now
         assert other.results == [], "another user's dashboard does not see alice's alerts"
@@ -201,7 +211,11 @@ async def test_websocket_limits(settings: Settings) -> None:
             assert json.loads(await ws.recv())["type"] == "connection_ack"
             query = "subscription($id: ID!) { streamStatusChanged(streamId: $id) { status } }"
             for n in range(3):
-                await ws.send(json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": query, "variables": {"id": sid}}}))
+                await ws.send(
+                    json.dumps(
+                        {"id": str(n), "type": "subscribe", "payload": {"query": query, "variables": {"id": sid}}}
+                    )
+                )
             reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert (reply["id"], reply["type"]) == ("2", "error")
             assert "limit" in reply["payload"][0]["message"].lower()

@@ -52,8 +52,12 @@ class Player:
         self.session = session or uuid.uuid4().hex
 
     async def send(self, state: str, **extra: int) -> bool:
-        beacon = Beacon(streamId=self.stream, viewerId=self.viewer, sessionId=self.session, sessionToken="-", state=state, **extra)
-        return await self.viewers.store.record(self.stream, beacon.data(), now=self.viewers.now_ms(), window_ms=self.viewers.window_ms)
+        beacon = Beacon(
+            streamId=self.stream, viewerId=self.viewer, sessionId=self.session, sessionToken="-", state=state, **extra
+        )
+        return await self.viewers.store.record(
+            self.stream, beacon.data(), now=self.viewers.now_ms(), window_ms=self.viewers.window_ms
+        )
 
 
 def stream_id() -> str:
@@ -143,7 +147,9 @@ async def test_session_time_is_accounted_between_beacons(store: ViewerStore) -> 
     assert s.started_at == 1_800_000_000_000 and s.last_seen == s.started_at + 35_000 + 40_000
 
     await viewers.put_back(sid, taken)
-    assert [t.session_id for t in await viewers.take_sessions(sid, limit=10)] == ["session-1"], "put back after a failed write"
+    assert [t.session_id for t in await viewers.take_sessions(sid, limit=10)] == ["session-1"], (
+        "put back after a failed write"
+    )
 
 
 async def test_redis_keys_expire_and_share_one_hash_slot(redis_url: str) -> None:

@@ -24,7 +24,10 @@ from tests.test_playback_beacons import COUNTS, SESSION, CountWatcher
 
 
 async def keep_playing(
-    client: httpx.AsyncClient, stream_id: str, tabs: dict[str, tuple[str, str, str]], sessions: dict[str, dict[str, str]]
+    client: httpx.AsyncClient,
+    stream_id: str,
+    tabs: dict[str, tuple[str, str, str]],
+    sessions: dict[str, dict[str, str]],
 ) -> None:
     """Every tab (name -> (api base URL, viewer, state)) beacons its current state every 2 s until cancelled, with
     its playback session (``sessions[name]``: ``{id, token}``)."""
@@ -52,7 +55,9 @@ async def subscribed(redis: Redis, channel: str, n: int) -> bool:
     return dict(await redis.pubsub_numsub(channel)).get(channel.encode(), 0) >= n
 
 
-async def test_two_api_processes_report_the_same_viewer_count(deps: Deps, database_url: str, redis_url: str, tmp_path: Path) -> None:
+async def test_two_api_processes_report_the_same_viewer_count(
+    deps: Deps, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
     user = await ensure_user(name=f"owner-{uuid.uuid4().hex[:6]}", roles=[])
     actor = Principal(user_id=str(user.id), name=user.name, roles=frozenset())
     stream = await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="watched on two processes"))
@@ -77,7 +82,9 @@ async def test_two_api_processes_report_the_same_viewer_count(deps: Deps, databa
     try:
         async with livecast_processes() as processes, httpx.AsyncClient() as client:
             for n, port in enumerate(ports):
-                api = LivecastProcess("serve --no-migrate", env | {"LIVECAST_HTTP_PORT": str(port)}, tmp_path / f"api{n}.log")
+                api = LivecastProcess(
+                    "serve --no-migrate", env | {"LIVECAST_HTTP_PORT": str(port)}, tmp_path / f"api{n}.log"
+                )
                 processes.append(await api.start())
             processes.append(await LivecastProcess("worker", env, tmp_path / "worker.log").start())
             for process, port in zip(processes, ports, strict=False):

@@ -53,7 +53,9 @@ async def setup(settings: Settings) -> AsyncIterator[LiveKitSetup]:
 
 
 def room_event(kind: str, room: str, *, event_id: str = "EV_1", seconds: int = 0, num_dropped: int = 0) -> LiveKitEvent:
-    event = LiveKitEvent(event=kind, id=event_id, created_at=int((T0 + timedelta(seconds=seconds)).timestamp()), num_dropped=num_dropped)
+    event = LiveKitEvent(
+        event=kind, id=event_id, created_at=int((T0 + timedelta(seconds=seconds)).timestamp()), num_dropped=num_dropped
+    )
     event.room.CopyFrom(lk_models.Room(name=room, sid=f"RM_{room}"))
     return event
 
@@ -83,7 +85,13 @@ async def test_deliveries_that_do_not_verify_are_refused_and_nothing_is_stored(s
     again = await post(setup.server.http, "livekit", body, headers)  # a retried delivery
     assert again.status_code == 200 and again.json()["duplicate"] is True
     [row] = await inbox()
-    assert (row.provider, row.event_id, row.type, row.object_id, str(row.stream_id)) == ("livekit", "EV_1", "room_started", room, stream_id)
+    assert (row.provider, row.event_id, row.type, row.object_id, str(row.stream_id)) == (
+        "livekit",
+        "EV_1",
+        "room_started",
+        room,
+        stream_id,
+    )
     assert row.occurred_at == T0 and row.payload["room"]["name"] == room
 
 
@@ -172,10 +180,12 @@ async def test_an_unreachable_livekit_fails_the_event_and_later_events_wait_for_
             assert stream_id in await webhooks.due_streams()
             assert await webhooks.apply_stream(deps=deps, stream_id=stream_id, locks=locks) == 2
             rows = await inbox(stream_id=stream_id)
-            assert [(r.event_id, r.status.value, r.attempts) for r in rows] == [("EV_first", "APPLIED", 2), ("EV_second", "APPLIED", 1)]
+            assert [(r.event_id, r.status.value, r.attempts) for r in rows] == [
+                ("EV_first", "APPLIED", 2),
+                ("EV_second", "APPLIED", 1),
+            ]
             assert rows[0].applied_at < rows[1].applied_at
             assert await status_of(stream_id) == "LIVE"
-
 
 
 async def test_the_periodic_sweep_retries_a_failed_event(setup: LiveKitSetup) -> None:

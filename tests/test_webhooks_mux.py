@@ -60,7 +60,9 @@ async def test_forged_stale_altered_or_unsigned_deliveries_are_refused_and_nothi
 
 async def test_a_rotated_secret_verifies_with_any_v1(mux: MuxSetup) -> None:
     _, mux_id = await mux.stream()
-    body, headers = mux_delivery(mux_event("video.live_stream.created", mux_id, at=T0), mux.secret, extra_v1=("ab" * 32,))
+    body, headers = mux_delivery(
+        mux_event("video.live_stream.created", mux_id, at=T0), mux.secret, extra_v1=("ab" * 32,)
+    )
     assert headers["mux-signature"].count("v1=") == 2
     response = await post(mux.server.http, "mux", body, headers)
     assert response.status_code == 200, response.text
@@ -112,7 +114,9 @@ async def test_a_thousand_concurrent_duplicates_are_stored_and_applied_once(mux:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-async def test_a_shuffled_delivery_stored_before_applying_ends_in_the_right_state(settings: Settings, seed: int) -> None:
+async def test_a_shuffled_delivery_stored_before_applying_ends_in_the_right_state(
+    settings: Settings, seed: int
+) -> None:
     async with mux_setup(settings, workers=False) as mux:  # no jobs: everything is stored first
         stream_id, mux_id = await mux.stream()
         events = sequence(mux_id)
@@ -120,7 +124,9 @@ async def test_a_shuffled_delivery_stored_before_applying_ends_in_the_right_stat
         for payload in events:
             assert (await mux.deliver(payload)).status_code == 200
         assert await status_of(stream_id) == "SCHEDULED"
-        handled = await webhooks.apply_stream(deps=mux.server.runtime.deps, stream_id=stream_id, locks=webhooks.StreamLocks())
+        handled = await webhooks.apply_stream(
+            deps=mux.server.runtime.deps, stream_id=stream_id, locks=webhooks.StreamLocks()
+        )
         assert handled == len(SEQUENCE)
         assert await status_of(stream_id) == "ENDED"
         rows = await inbox(stream_id=stream_id)
@@ -158,10 +164,18 @@ def test_the_tolerance_boundary_and_the_event_fields() -> None:
     from livecast.providers.mux.webhook import verify_mux_webhook
 
     asset = {"id": "asset-9", "live_stream_id": "ls-1", "playback_ids": []}
-    body, headers = mux_delivery(mux_event("video.asset.ready", "ls-1", at=T0, event_id="ev-9", data=asset), "s3cret", timestamp=1_000_000)
+    body, headers = mux_delivery(
+        mux_event("video.asset.ready", "ls-1", at=T0, event_id="ev-9", data=asset), "s3cret", timestamp=1_000_000
+    )
     for now in (1_000_000 - 300, 1_000_000 + 300):
         event = verify_mux_webhook(body, headers, secret="s3cret", tolerance_seconds=300, now=now)
-        assert (event.provider, event.event_id, event.type, event.object_id, event.occurred_at) == ("mux", "ev-9", "video.asset.ready", "ls-1", T0)
+        assert (event.provider, event.event_id, event.type, event.object_id, event.occurred_at) == (
+            "mux",
+            "ev-9",
+            "video.asset.ready",
+            "ls-1",
+            T0,
+        )
         assert event.data["data"]["id"] == "asset-9"
     for now in (1_000_000 - 301, 1_000_000 + 301):
         with pytest.raises(WebhookRejected, match="timestamp"):

@@ -45,14 +45,19 @@ async def test_a_broadcast_drives_the_lifecycle_in_order(mux: MuxSetup) -> None:
     # ENDED goes through streams.finish, which signals "complete" to Mux, then disables the live stream: ENDED is
     # final, so its stream key must refuse a new broadcast
     calls = [(m, p) for m, p, _ in mux.emulator.requests]
-    complete, disable = ("PUT", f"/video/v1/live-streams/{mux_id}/complete"), ("PUT", f"/video/v1/live-streams/{mux_id}/disable")
+    complete, disable = (
+        ("PUT", f"/video/v1/live-streams/{mux_id}/complete"),
+        ("PUT", f"/video/v1/live-streams/{mux_id}/disable"),
+    )
     assert complete in calls and disable in calls and calls.index(complete) < calls.index(disable)
     assert mux.emulator.live_streams[mux_id]["status"] == "disabled"
 
 
 async def test_late_events_are_skipped_as_stale(mux: MuxSetup) -> None:
     stream_id, mux_id = await mux.stream()
-    by_kind = dict(zip(["connected", "recording", "active1", "disconnected", "active2", "idle"], sequence(mux_id), strict=True))
+    by_kind = dict(
+        zip(["connected", "recording", "active1", "disconnected", "active2", "idle"], sequence(mux_id), strict=True)
+    )
     order = ["active2", "connected", "disconnected", "idle", "active1", "recording"]
     for name in order:  # each is applied before the next arrives
         assert (await mux.deliver(by_kind[name])).status_code == 200
@@ -98,24 +103,42 @@ TARGETS = "query($id: ID!) { stream(id: $id) { simulcastTargets { id status erro
 
 async def test_simulcast_target_events_update_the_target(mux: MuxSetup) -> None:
     stream_id, mux_id = await mux.stream()
-    added = await gql_http(mux.server.graphql_http, ADD_TARGET, {"id": stream_id, "url": "rtmp://live.example.com/app", "key": "yt-key"}, mux.token)
+    added = await gql_http(
+        mux.server.graphql_http,
+        ADD_TARGET,
+        {"id": stream_id, "url": "rtmp://live.example.com/app", "key": "yt-key"},
+        mux.token,
+    )
     assert added["addSimulcastTarget"]["__typename"] == "SimulcastTarget", added
     [mux_target] = mux.emulator.live_streams[mux_id]["simulcast_targets"]
     for i, (status, error) in enumerate([("starting", None), ("broadcasting", None), ("errored", "fatal")]):
-        data = {**mux_target, "status": status, "live_stream_id": mux_id, **({"error_severity": error} if error else {})}
-        payload = mux_event(f"video.live_stream.simulcast_target.{status}", mux_id, at=T0 + timedelta(seconds=i), data=data)
+        data = {
+            **mux_target,
+            "status": status,
+            "live_stream_id": mux_id,
+            **({"error_severity": error} if error else {}),
+        }
+        payload = mux_event(
+            f"video.live_stream.simulcast_target.{status}", mux_id, at=T0 + timedelta(seconds=i), data=data
+        )
         payload["object"] = {"type": "simulcast_target", "id": mux_target["id"]}
         assert (await mux.deliver(payload)).status_code == 200
         await settled(stream_id, i + 1)
-        [target] = (await gql_http(mux.server.graphql_http, TARGETS, {"id": stream_id}, mux.token))["stream"]["simulcastTargets"]
+        [target] = (await gql_http(mux.server.graphql_http, TARGETS, {"id": stream_id}, mux.token))["stream"][
+            "simulcastTargets"
+        ]
         assert target["status"] == status.upper() and target["error"] == error
     # a late "starting" (older than the applied "errored") changes nothing
-    late = mux_event("video.live_stream.simulcast_target.starting", mux_id, at=T0, data={**mux_target, "live_stream_id": mux_id})
+    late = mux_event(
+        "video.live_stream.simulcast_target.starting", mux_id, at=T0, data={**mux_target, "live_stream_id": mux_id}
+    )
     late["object"] = {"type": "simulcast_target", "id": mux_target["id"]}
     assert (await mux.deliver(late)).status_code == 200
     rows = await settled(stream_id, 4)
     assert next(r for r in rows if r.event_id == late["id"]).status.value == "SKIPPED"
-    [target] = (await gql_http(mux.server.graphql_http, TARGETS, {"id": stream_id}, mux.token))["stream"]["simulcastTargets"]
+    [target] = (await gql_http(mux.server.graphql_http, TARGETS, {"id": stream_id}, mux.token))["stream"][
+        "simulcastTargets"
+    ]
     assert target["status"] == "ERRORED"
 
 
@@ -125,7 +148,13 @@ def test_the_live_stream_is_found_in_every_documented_event_shape() -> None:
     from livecast.providers.mux.webhook import parse_mux_event
 
     def live_stream_of(kind: str, obj: dict | None, data: dict) -> str | None:
-        body = {"type": kind, "id": "ev-1", "created_at": "2026-01-01T12:00:00.000Z", "data": data, "environment": {"id": "e"}}
+        body = {
+            "type": kind,
+            "id": "ev-1",
+            "created_at": "2026-01-01T12:00:00.000Z",
+            "data": data,
+            "environment": {"id": "e"},
+        }
         if obj is not None:
             body["object"] = obj
         return parse_mux_event(json.dumps(body).encode()).object_id
@@ -137,10 +166,24 @@ def test_the_live_stream_is_found_in_every_documented_event_shape() -> None:
     asset = {"id": "asset-1", "status": "ready", "live_stream_id": "ls-1", "playback_ids": []}
     for kind in ("video.asset.created", "video.asset.ready", "video.asset.live_stream_completed"):
         assert live_stream_of(kind, {"type": "asset", "id": "asset-1"}, asset) == "ls-1"  # never the asset id
-    assert live_stream_of("video.asset.ready", {"type": "asset", "id": "a2"}, {"id": "a2", "status": "ready"}) is None  # uploaded
+    assert (
+        live_stream_of("video.asset.ready", {"type": "asset", "id": "a2"}, {"id": "a2", "status": "ready"}) is None
+    )  # uploaded
     target = {"id": "st-1", "status": "broadcasting", "url": "rtmp://x/app", "live_stream_id": "ls-1"}
-    assert live_stream_of("video.live_stream.simulcast_target.broadcasting", {"type": "simulcast_target", "id": "st-1"}, target) == "ls-1"
-    assert live_stream_of("video.live_stream.simulcast_target.broadcasting", {"type": "simulcast_target", "id": "st-1"}, {"id": "st-1"}) is None
+    assert (
+        live_stream_of(
+            "video.live_stream.simulcast_target.broadcasting", {"type": "simulcast_target", "id": "st-1"}, target
+        )
+        == "ls-1"
+    )
+    assert (
+        live_stream_of(
+            "video.live_stream.simulcast_target.broadcasting",
+            {"type": "simulcast_target", "id": "st-1"},
+            {"id": "st-1"},
+        )
+        is None
+    )
 
 
 async def test_a_live_stream_event_without_its_object_still_drives_the_stream(mux: MuxSetup) -> None:

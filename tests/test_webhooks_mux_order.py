@@ -57,7 +57,9 @@ async def _statuses_published(mux: MuxSetup, stream_id: str, deliver: object) ->
 
 
 @pytest.mark.parametrize("order", ORDERS, ids=["-".join(SEQUENCE[i][:4] for i in o) for o in ORDERS])
-async def test_any_arrival_order_applied_as_it_arrives_ends_like_provider_time_order(mux: MuxSetup, order: list[int]) -> None:
+async def test_any_arrival_order_applied_as_it_arrives_ends_like_provider_time_order(
+    mux: MuxSetup, order: list[int]
+) -> None:
     stream_id, mux_id = await mux.stream()
     events = sequence(mux_id)
     names = {events[i]["id"]: f"{SEQUENCE[i]}@{i}" for i in range(len(SEQUENCE))}
@@ -81,20 +83,34 @@ async def test_any_arrival_order_applied_as_it_arrives_ends_like_provider_time_o
     assert [r.occurred_at for r in applied] == sorted(r.occurred_at for r in applied)  # in provider time
     assert applied[-1].type == "video.live_stream.idle"
     # every status change came from an applied event, one each; skipped events published nothing
-    assert published == [r.outcome.rsplit(" → ", 1)[-1] for r in applied], (published, [(names[r.event_id], r.outcome) for r in rows])
+    assert published == [r.outcome.rsplit(" → ", 1)[-1] for r in applied], (
+        published,
+        [(names[r.event_id], r.outcome) for r in rows],
+    )
     assert published[-1] == "ENDED" and published.count("ENDED") == 1
     for r in rows:
         if r.status.value == "SKIPPED":
-            assert r.applied_at is None and r.outcome.startswith(("stale:", "not applied:")), (names[r.event_id], r.outcome)
-    late = [r for r in rows if r.status.value == "SKIPPED" and r.occurred_at < applied[-1].occurred_at and r.outcome.startswith("stale:")]
+            assert r.applied_at is None and r.outcome.startswith(("stale:", "not applied:")), (
+                names[r.event_id],
+                r.outcome,
+            )
+    late = [
+        r
+        for r in rows
+        if r.status.value == "SKIPPED" and r.occurred_at < applied[-1].occurred_at and r.outcome.startswith("stale:")
+    ]
     if order[0] == IDLE:  # everything but one older event arrived after the stream had ended: all stale
         assert len(late) == len(SEQUENCE) - 2, [(names[r.event_id], r.outcome) for r in rows]
     ended = await streams.existing_stream(stream_id)
     assert ended.ended_at is not None
 
 
-@pytest.mark.parametrize("order", [["c2", "a2", "idle"], ["idle", "c2", "a2"]], ids=["second-broadcast-first", "idle-first"])
-async def test_a_second_broadcast_arriving_before_the_first_ones_events_does_not_keep_the_stream(mux: MuxSetup, order: list[str]) -> None:
+@pytest.mark.parametrize(
+    "order", [["c2", "a2", "idle"], ["idle", "c2", "a2"]], ids=["second-broadcast-first", "idle-first"]
+)
+async def test_a_second_broadcast_arriving_before_the_first_ones_events_does_not_keep_the_stream(
+    mux: MuxSetup, order: list[str]
+) -> None:
     """In provider time the first broadcast's ``idle`` ends the stream and a second broadcast on the same Mux
     stream (a minute later) is refused. Delivered first, the second broadcast's ``connected``/``active`` apply
     (nothing older is known yet); the first broadcast's ``idle`` still ends the stream, whether it comes after
@@ -133,7 +149,10 @@ async def test_skipped_events_pending_again_are_applied_by_a_drain_in_time_order
         assert (await mux.deliver(events[0])).status_code == 200
         assert await webhooks.apply_stream(deps=deps, stream_id=stream_id, locks=locks) == 2  # connected, idle again
         rows = await inbox(stream_id=stream_id)
-        assert [(r.type.rsplit(".", 1)[-1], r.status.value, r.attempts) for r in rows] == [("connected", "APPLIED", 1), ("idle", "APPLIED", 2)]
+        assert [(r.type.rsplit(".", 1)[-1], r.status.value, r.attempts) for r in rows] == [
+            ("connected", "APPLIED", 1),
+            ("idle", "APPLIED", 2),
+        ]
         assert rows[0].applied_at < rows[1].applied_at and rows[1].outcome == "PREPARING → ENDED"
         assert await status_of(stream_id) == "ENDED"
 

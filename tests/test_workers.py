@@ -48,7 +48,9 @@ async def owner(name: str = "owner") -> Principal:
 
 
 async def scheduled(deps: Deps, actor: Principal, at: datetime, **fields: object) -> Stream:
-    return await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="t", scheduled_at=at, **fields))
+    return await streams.create_stream(
+        deps=deps, actor=actor, fields=StreamFields(title="t", scheduled_at=at, **fields)
+    )
 
 
 async def go_live(deps: Deps, stream: Stream) -> None:
@@ -105,7 +107,9 @@ async def test_reminders_follow_their_windows_and_are_sent_once(deps: Deps) -> N
         return await schedule.due(lead_seconds=LEAD, grace_seconds=GRACE, now=now)
 
     async def send(kind: ReminderKind, now: datetime) -> StreamReminder | None:
-        return await schedule.send_reminder(deps=deps, stream_id=sid, kind=kind, lead_seconds=LEAD, grace_seconds=GRACE, now=now)
+        return await schedule.send_reminder(
+            deps=deps, stream_id=sid, kind=kind, lead_seconds=LEAD, grace_seconds=GRACE, now=now
+        )
 
     assert await due(t - timedelta(seconds=LEAD + 1)) == schedule.Due(reminders=[], overdue=[])
     assert await send(K.STARTS_SOON, t - timedelta(seconds=LEAD + 1)) is None, "too early"
@@ -130,11 +134,17 @@ async def test_auto_cancel_after_the_grace_period_only(deps: Deps) -> None:
     await go_live(deps, live)
     inside, after = t + timedelta(seconds=GRACE - 1), t + timedelta(seconds=GRACE)
     assert (await schedule.due(lead_seconds=LEAD, grace_seconds=GRACE, now=inside)).overdue == []
-    assert await schedule.cancel_if_not_started(deps=deps, stream_id=str(waiting.id), grace_seconds=GRACE, now=inside) is None
+    assert (
+        await schedule.cancel_if_not_started(deps=deps, stream_id=str(waiting.id), grace_seconds=GRACE, now=inside)
+        is None
+    )
     assert (await schedule.due(lead_seconds=LEAD, grace_seconds=GRACE, now=after)).overdue == [str(waiting.id)]
     async with collecting(deps.bus, [owner_channel(actor.user_id, STATUS)]) as events:
         results = await asyncio.gather(
-            *(schedule.cancel_if_not_started(deps=deps, stream_id=str(s.id), grace_seconds=GRACE, now=after) for s in (waiting, waiting, live))
+            *(
+                schedule.cancel_if_not_started(deps=deps, stream_id=str(s.id), grace_seconds=GRACE, now=after)
+                for s in (waiting, waiting, live)
+            )
         )
         await eventually(lambda: statuses(events, waiting), timeout=5)
     assert [r is not None for r in results].count(True) == 1
@@ -147,7 +157,9 @@ async def test_a_late_stream_gets_only_starting_and_a_reschedule_resets_reminder
     now = datetime.now(UTC)
     actor = await owner()
     late = await scheduled(deps, actor, now - timedelta(seconds=5))
-    assert (await schedule.due(lead_seconds=LEAD, grace_seconds=GRACE, now=now)).reminders == [(str(late.id), K.STARTING)]
+    assert (await schedule.due(lead_seconds=LEAD, grace_seconds=GRACE, now=now)).reminders == [
+        (str(late.id), K.STARTING)
+    ]
     soon = await scheduled(deps, actor, now + timedelta(seconds=60))
     kw = {"deps": deps, "stream_id": str(soon.id), "kind": K.STARTS_SOON, "lead_seconds": LEAD, "grace_seconds": GRACE}
     assert await schedule.send_reminder(**kw, now=now) is not None
@@ -165,14 +177,21 @@ async def test_a_late_stream_gets_only_starting_and_a_reschedule_resets_reminder
 async def test_embedded_jobs_remind_cancel_and_end_on_time(settings: Settings) -> None:
     lead, grace = 3, 2  # the STARTS_SOON window (3 s) holds six checks
     quick = settings.model_copy(
-        update={"schedule_check_seconds": 0.5, "lifecycle_check_seconds": 0.5, "reminder_lead_seconds": lead, "scheduled_grace_seconds": grace}
+        update={
+            "schedule_check_seconds": 0.5,
+            "lifecycle_check_seconds": 0.5,
+            "reminder_lead_seconds": lead,
+            "scheduled_grace_seconds": grace,
+        }
     )
     async with running(quick, ingest=False, workers=True) as runtime:
         await _truncate()
         deps, actor = runtime.deps, await owner()
         start = datetime.now(UTC) + timedelta(seconds=6)
         waiting, started = await scheduled(deps, actor, start), await scheduled(deps, actor, start)
-        overlong = await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="long", max_continuous_duration=60))
+        overlong = await streams.create_stream(
+            deps=deps, actor=actor, fields=StreamFields(title="long", max_continuous_duration=60)
+        )
         channels = [owner_channel(actor.user_id, SCHEDULE), owner_channel(actor.user_id, STATUS)]
         async with collecting(deps.bus, channels) as events:
             await go_live(deps, started)
@@ -229,7 +248,9 @@ class Workers:
 
 
 @pytest.fixture(scope="module")
-async def workers(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Workers]:
+async def workers(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Workers]:
     """Two ``livecast worker`` processes: periods of 1 s, reminders 4 s ahead, a 3 s grace period."""
     tmp: Path = tmp_path_factory.mktemp("workers")
     prefix = f"livecast-test-{uuid.uuid4().hex[:10]}"
@@ -294,7 +315,9 @@ async def test_workers_remind_cancel_and_end_streams(workers: Workers, deps: Dep
         actor = await owner()
         start = datetime.now(UTC) + timedelta(seconds=8)
         waiting = await scheduled(deps, actor, start)
-        overlong = await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="long", max_continuous_duration=60))
+        overlong = await streams.create_stream(
+            deps=deps, actor=actor, fields=StreamFields(title="long", max_continuous_duration=60)
+        )
         channels = [owner_channel(actor.user_id, SCHEDULE), owner_channel(actor.user_id, STATUS)]
         async with collecting(bus, channels, workers.redis) as events:
             await go_live(deps, overlong)  # no ingest process at all: only a worker can end it
@@ -309,7 +332,10 @@ async def test_workers_remind_cancel_and_end_streams(workers: Workers, deps: Dep
         assert start - timedelta(seconds=4) <= at(soon.at) < start <= at(now.at)
         assert [(e.status, e.reason) for e in statuses(events, waiting)] == [("CANCELLED", schedule.NOT_STARTED)]
         assert at(statuses(events, waiting)[0].at) >= start + timedelta(seconds=3)
-        assert [(e.status, e.reason) for e in statuses(events, overlong)][-1] == ("ENDED", "max continuous duration reached")
+        assert [(e.status, e.reason) for e in statuses(events, overlong)][-1] == (
+            "ENDED",
+            "max continuous duration reached",
+        )
         row = await Stream.get(id=waiting.id)
         assert row.starts_soon_reminded_at is not None and row.starting_reminded_at is not None
     finally:

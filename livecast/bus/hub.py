@@ -38,7 +38,9 @@ class Subscriber:
 
     __slots__ = ("_error", "_hub", "_items", "_maxsize", "_waiter", "channel", "closed", "delivery", "prepare")
 
-    def __init__(self, hub: Hub | None, channel: str, delivery: Delivery, maxsize: int, prepare: Prepare | None = None) -> None:
+    def __init__(
+        self, hub: Hub | None, channel: str, delivery: Delivery, maxsize: int, prepare: Prepare | None = None
+    ) -> None:
         self.channel = channel
         self.delivery = delivery
         self.prepare = prepare
@@ -206,7 +208,9 @@ class Hub:
         for channel, payload in messages:
             await self._backend.publish(channel, payload)
 
-    def subscribe(self, channel: str, *, delivery: Delivery = Delivery.LOSSLESS, prepare: Prepare | None = None) -> Subscriber:
+    def subscribe(
+        self, channel: str, *, delivery: Delivery = Delivery.LOSSLESS, prepare: Prepare | None = None
+    ) -> Subscriber:
         """``async with hub.subscribe(channel) as items: async for item in items`` (``Event`` or ``Gap``).
 
         With ``prepare``, items are ``await prepare(event)`` instead of events (``Gap`` still passes): computed

@@ -124,7 +124,9 @@ class ResilientRedisBackend(BroadcastBackend):
                 await pipe.execute()
         except (RedisError, OSError) as e:
             self.publish_failures += len(messages)
-            logger.warning("%d event(s) not published to Redis (%s): %s", len(messages), messages[0][0], type(e).__name__)
+            logger.warning(
+                "%d event(s) not published to Redis (%s): %s", len(messages), messages[0][0], type(e).__name__
+            )
 
     async def next_published(self) -> Event:
         return await self._messages.get()

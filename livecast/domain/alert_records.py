@@ -23,9 +23,7 @@ def alert_channels(stream_id: str, owner_id: str) -> list[str]:
     return [stream_channel(stream_id, ALERTS), owner_channel(owner_id, ALERTS)]
 
 
-async def clear_alert(
-    *, bus: EventBus, stream_id: str, owner_id: str, kind: str, alert_id: str, at: datetime
-) -> bool:
+async def clear_alert(*, bus: EventBus, stream_id: str, owner_id: str, kind: str, alert_id: str, at: datetime) -> bool:
     """Clear the alert ``alert_id`` (``cleared_at`` = ``at``, UTC) and publish ``AlertCleared``; ``False`` (and
     nothing published) when it was not active any more."""
     if not await StreamAlert.filter(id=alert_id, cleared_at__isnull=True).update(cleared_at=at):
@@ -44,5 +42,7 @@ async def clear_kind(*, bus: EventBus, stream_id: str, kind: str, at: datetime |
     owner = str((await Stream.get(id=stream_id)).owner_id)
     at, cleared = at or datetime.now(UTC), 0
     for alert in active:
-        cleared += await clear_alert(bus=bus, stream_id=stream_id, owner_id=owner, kind=kind, alert_id=str(alert.id), at=at)
+        cleared += await clear_alert(
+            bus=bus, stream_id=stream_id, owner_id=owner, kind=kind, alert_id=str(alert.id), at=at
+        )
     return cleared

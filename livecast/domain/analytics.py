@@ -82,9 +82,16 @@ async def _figures(stream: Stream, now: datetime) -> StreamAnalytics:
         .values("views", "viewers", "watch", "buffering")
     )  # fmt: skip
     samples = await (
-        ViewerSample.filter(stream_id=sid).annotate(n=Count("id"), total=Sum("count"), top=Max("count")).first().values("n", "total", "top")
+        ViewerSample.filter(stream_id=sid)
+        .annotate(n=Count("id"), total=Sum("count"), top=Max("count"))
+        .first()
+        .values("n", "total", "top")
     )
-    views, watch_ms, buffering_ms = int(sessions["views"] or 0), int(sessions["watch"] or 0), int(sessions["buffering"] or 0)
+    views, watch_ms, buffering_ms = (
+        int(sessions["views"] or 0),
+        int(sessions["watch"] or 0),
+        int(sessions["buffering"] or 0),
+    )
     live_minutes = 0.0
     messages_rate = reactions_rate = None
     if stream.started_at is not None:
@@ -132,7 +139,9 @@ async def health_series(*, stream_id: str, interval: int) -> list[health.HealthP
     return await health.series(stream_id=stream_id, interval=check_interval(interval))
 
 
-async def export_csv(*, actor: Principal | None, stream_id: str, interval: int = 60, now: datetime | None = None) -> str:
+async def export_csv(
+    *, actor: Principal | None, stream_id: str, interval: int = 60, now: datetime | None = None
+) -> str:
     """The analytics as CSV (``metric,at,value``; RFC 4180): one row per figure (``at`` empty), then the viewer,
     chat (``chat_messages``, ``reactions``) and health series per bucket. Errors as :func:`stream_analytics`,
     plus ``ValidationFailed`` (interval)."""

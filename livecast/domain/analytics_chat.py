@@ -47,6 +47,8 @@ async def series(*, stream_id: str, interval: int) -> list[ChatPoint]:
     messages = await _buckets(TABLES["messages"], stream_id, interval)
     reactions = await _buckets(TABLES["reactions"], stream_id, interval)
     return [
-        ChatPoint(at=datetime.fromtimestamp(n * interval, UTC), messages=messages.get(n, 0), reactions=reactions.get(n, 0))
+        ChatPoint(
+            at=datetime.fromtimestamp(n * interval, UTC), messages=messages.get(n, 0), reactions=reactions.get(n, 0)
+        )
         for n in sorted(messages.keys() | reactions.keys())
     ]

@@ -34,7 +34,9 @@ class HealthPoint:
 
 async def series(*, stream_id: str, interval: int) -> list[HealthPoint]:
     """Health per ``interval`` seconds (buckets aligned on the Unix epoch, empty ones left out), oldest first."""
-    rows = await StreamQualityMetric.filter(stream_id=stream_id).order_by("sampled_at").values_list("sampled_at", *FIGURES)
+    rows = (
+        await StreamQualityMetric.filter(stream_id=stream_id).order_by("sampled_at").values_list("sampled_at", *FIGURES)
+    )
     buckets: dict[int, list[tuple]] = {}
     for row in rows:
         buckets.setdefault(math.floor(row[0].timestamp() / interval), []).append(row[1:])

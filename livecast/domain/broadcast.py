@@ -185,7 +185,9 @@ async def apply_livekit_event(deps: Deps, event: ProviderEvent) -> str:
     if event.type not in JOINS | LEAVES:
         return f"{event.type}: nothing to do"
     if stream.status in lifecycle.FINISHED:
-        raise InvalidState(f"stream is {stream.status.value}; {event.type} is stale", current_status=stream.status.value)
+        raise InvalidState(
+            f"stream is {stream.status.value}; {event.type} is stale", current_status=stream.status.value
+        )
     if event.type == "participant_joined" and not _publishing(participant):
         return f"participant {who} joined without publishing"
     if event.type in JOINS:  # the event is proof for its own participant, LiveKit's list for the others
@@ -205,7 +207,9 @@ async def _count_publishers(
     yet); ``guess`` when LiveKit cannot be asked. Stores the count in ``Broadcast.publishers``."""
     try:
         people = await egress.rooms(deps).list_participants(b.room_name)
-        publishing = {p.identity for p in people if p.publishing and p.identity != left} | ({joined} if joined else set())
+        publishing = {p.identity for p in people if p.publishing and p.identity != left} | (
+            {joined} if joined else set()
+        )
         count = len(publishing)
     except ProviderError as e:
         logger.info("room %s: participants not readable (%s); using the event", b.room_name, e.message)

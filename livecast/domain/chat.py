@@ -58,7 +58,9 @@ class ChatMessageView:
         )  # fmt: skip
 
 
-async def _check_sender(stream_id: str, owner_id: str, room: ChatRoom, actor: Principal, content: str, now: datetime) -> None:
+async def _check_sender(
+    stream_id: str, owner_id: str, room: ChatRoom, actor: Principal, content: str, now: datetime
+) -> None:
     """Refusals a moderator, the owner or an admin is exempt from (mode, emote-only, words, slow mode); they
     are not exempt from the rate limit, only held to a higher one."""
     await check_chat_mode(room.mode, user_id=actor.user_id, channel_owner_id=owner_id)
@@ -75,7 +77,9 @@ async def _check_sender(stream_id: str, owner_id: str, room: ChatRoom, actor: Pr
                 raise SlowMode(f"slow mode: one message every {room.slow_mode_seconds} s", retry_after=round(wait, 1))
 
 
-async def writable_stream(actor: Principal | None, stream_id: str, *, what: str = "chat") -> tuple[Principal, Stream, bool]:
+async def writable_stream(
+    actor: Principal | None, stream_id: str, *, what: str = "chat"
+) -> tuple[Principal, Stream, bool]:
     """The stream, if ``actor`` may write to its chat now; also whether ``actor`` moderates it.
 
     Raises ``Unauthenticated``, ``NotFound``, ``InvalidState`` (stream over), ``Forbidden`` (disabled) or
@@ -168,10 +172,19 @@ async def delete_message(*, deps: Deps, actor: Principal | None, message_id: str
     if updated:
         await ChatRoom.filter(stream_id=stream.id).update(message_count=F("message_count") - 1)
         await ChatRoom.filter(stream_id=stream.id, pinned_message_id=message.id).update(pinned_message_id=None)
-        event = ChatMessageDeleted(stream_id=str(stream.id), message_id=str(message.id), sequence=message.sequence, at=now.isoformat())
+        event = ChatMessageDeleted(
+            stream_id=str(stream.id), message_id=str(message.id), sequence=message.sequence, at=now.isoformat()
+        )
         await deps.bus.publish([stream_channel(str(stream.id), CHAT)], event)
         if not own:
-            await moderation.record(deps, stream=stream, actor=actor, action="DELETE_MESSAGE", target_user_id=str(message.author_id), detail=f"#{message.sequence}")
+            await moderation.record(
+                deps,
+                stream=stream,
+                actor=actor,
+                action="DELETE_MESSAGE",
+                target_user_id=str(message.author_id),
+                detail=f"#{message.sequence}",
+            )
         message.deleted_at = now
     author = await get_user(str(message.author_id))
     return ChatMessageView.of(message, author.name if author else "")
@@ -189,7 +202,9 @@ async def set_pinned(*, deps: Deps, actor: Principal | None, message_id: str, pi
         query = query.filter(pinned_message_id=message.id)
     if await query.update(pinned_message_id=message.id if pinned else None):
         # Logged before the chat event goes out: a feed resumed after the event finds the change in the log.
-        await moderation.record(deps, stream=stream, actor=actor, action="PIN" if pinned else "UNPIN", detail=f"#{message.sequence}")
+        await moderation.record(
+            deps, stream=stream, actor=actor, action="PIN" if pinned else "UNPIN", detail=f"#{message.sequence}"
+        )
         now = datetime.now(UTC).isoformat()
         event = ChatMessagePinned(stream_id=str(stream.id), message_id=str(message.id), pinned=pinned, at=now)
         await deps.bus.publish([stream_channel(str(stream.id), CHAT)], event)

@@ -36,7 +36,9 @@ async def _pin_state(stream_id: str) -> PinState:
     return PinState(stream_id=stream_id, message_id=str(pinned) if pinned else None, at=datetime.now(UTC).isoformat())
 
 
-async def missed_changes(stream_id: str, sequence: int, *, limit: int = 1000) -> tuple[list[ChatMessageDeleted], PinState | None]:
+async def missed_changes(
+    stream_id: str, sequence: int, *, limit: int = 1000
+) -> tuple[list[ChatMessageDeleted], PinState | None]:
     """What a subscriber that saw every event up to message ``sequence`` may have missed about messages it
     already has: deletions (of the last ``CATCH_UP_WINDOW`` messages up to ``sequence``, oldest first, at
     most ``limit``) and, if the pin changed, the pin's state now. "Since" is from that message's creation
@@ -53,7 +55,10 @@ async def missed_changes(stream_id: str, sequence: int, *, limit: int = 1000) ->
         ChatMessage.filter(stream_id=stream_id, sequence__lte=sequence, sequence__gt=sequence - CATCH_UP_WINDOW, deleted_at__gt=since)
         .order_by("deleted_at").limit(limit).only("id", "sequence", "deleted_at")
     )  # fmt: skip
-    deleted = [ChatMessageDeleted(stream_id=stream_id, message_id=str(m.id), sequence=m.sequence, at=m.deleted_at.isoformat()) for m in rows]
+    deleted = [
+        ChatMessageDeleted(stream_id=stream_id, message_id=str(m.id), sequence=m.sequence, at=m.deleted_at.isoformat())
+        for m in rows
+    ]
     if not await moderation.pin_changed_since(stream_id, since):
         return deleted, None
     return deleted, await _pin_state(stream_id)

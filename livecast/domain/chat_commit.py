@@ -66,7 +66,9 @@ async def _advance(conn: BaseDBAsyncClient, stream_id: str, n: int) -> int:
 async def _store(stream_id: str, group: list[_Pending]) -> list[ChatMessage]:
     now = datetime.now(UTC)
     if chat_commit_sqlite.available():  # one trip to SQLite's thread instead of four
-        rows = [ChatMessage(stream_id=stream_id, author_id=p.author_id, content=p.content, created_at=now) for p in group]
+        rows = [
+            ChatMessage(stream_id=stream_id, author_id=p.author_id, content=p.content, created_at=now) for p in group
+        ]
         await chat_commit_sqlite.store(stream_id, rows)
         return rows
     async with in_transaction() as conn:
@@ -125,7 +127,9 @@ class _Committer:
                 author_id=pending.author_id, content=message.content, at=message.created_at.isoformat(),
                 author_name=pending.author_name,
             )  # fmt: skip
-            by_bus.setdefault(id(pending.bus), (pending.bus, []))[1].append(([stream_channel(event.stream_id, CHAT)], event))
+            by_bus.setdefault(id(pending.bus), (pending.bus, []))[1].append(
+                ([stream_channel(event.stream_id, CHAT)], event)
+            )
         for bus, events in by_bus.values():
             await bus.publish_many(events)
         for pending, message in zip(group, stored, strict=True):
@@ -141,7 +145,9 @@ def _fail(pending: _Pending, error: BaseException) -> None:
 _committers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Committer]] = weakref.WeakKeyDictionary()
 
 
-async def store_and_publish(*, bus: EventBus, stream_id: str, author_id: str, author_name: str, content: str) -> ChatMessage:
+async def store_and_publish(
+    *, bus: EventBus, stream_id: str, author_id: str, author_name: str, content: str
+) -> ChatMessage:
     """Store a message with the stream's next sequence (grouped with concurrent ones), publish its
     ``ChatMessagePosted``, and return it. Raises what storing it raised (e.g. the database is down)."""
     registry = _committers.setdefault(asyncio.get_running_loop(), {})

@@ -37,7 +37,9 @@ async def _reaction_items(deps: Deps, stream_id: str) -> AsyncIterator[list[Reac
                 yield [item]
 
 
-async def batched(source: AsyncIterator[list[T]], window: float = BATCH_WINDOW, max_items: int = 500) -> AsyncIterator[list[T]]:
+async def batched(
+    source: AsyncIterator[list[T]], window: float = BATCH_WINDOW, max_items: int = 500
+) -> AsyncIterator[list[T]]:
     """Coalesce ``source``'s lists: the first item goes out at once; while items keep coming, one batch at
     most every ``window`` seconds (and at most ``max_items`` per batch). Errors of ``source`` propagate."""
     queue: asyncio.Queue[list[T] | BaseException | None] = asyncio.Queue(maxsize=1000)

@@ -38,8 +38,14 @@ _QUERIES = {
     "postgres": (_SQL.format(users="LEFT JOIN users u ON u.id = $1", s="$2"), lambda stream, user: [user, stream]),
 }
 _MANY = {
-    "sqlite": (lambda n: _SQL.format(users=f"JOIN users u ON u.id IN ({', '.join('?' * n)})", s="?"), lambda stream, users: [*users, stream]),
-    "postgres": (lambda n: _SQL.format(users="JOIN users u ON u.id = ANY($1::uuid[])", s="$2"), lambda stream, users: [users, stream]),
+    "sqlite": (
+        lambda n: _SQL.format(users=f"JOIN users u ON u.id IN ({', '.join('?' * n)})", s="?"),
+        lambda stream, users: [*users, stream],
+    ),
+    "postgres": (
+        lambda n: _SQL.format(users="JOIN users u ON u.id = ANY($1::uuid[])", s="$2"),
+        lambda stream, users: [users, stream],
+    ),
 }
 
 
@@ -143,9 +149,9 @@ async def read(stream_id: str, user_id: str) -> SenderState | None:
     return await answer
 
 
-_waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, dict[str, list[asyncio.Future[SenderState | None]]]]] = (
-    weakref.WeakKeyDictionary()
-)
+_waiting: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, dict[str, list[asyncio.Future[SenderState | None]]]]
+] = weakref.WeakKeyDictionary()
 """Per event loop and stream: the senders waiting for the next query, by user."""
 _running: set[asyncio.Task[None]] = set()
 

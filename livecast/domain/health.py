@@ -254,4 +254,3 @@ class HealthSampler:
             dropped_frames=dropped,
             packager_speed=self.packager_speed,
         )
-

@@ -55,9 +55,7 @@ async def transition(
         raise NotFound(f"stream {stream_id} does not exist")
     current = stream.status
     if not can_move(current, to) or (only_from is not None and current not in only_from):
-        raise InvalidState(
-            f"stream is {current.value}; it cannot move to {to.value}", current_status=current.value
-        )
+        raise InvalidState(f"stream is {current.value}; it cannot move to {to.value}", current_status=current.value)
     now = datetime.now(UTC)
     changes: dict[str, object] = {"status": to, "status_changed_at": now, "updated_at": now}
     if to is S.LIVE and stream.started_at is None:

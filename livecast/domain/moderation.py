@@ -99,7 +99,9 @@ async def action_feed(*, deps: Deps, actor: Principal | None, stream_id: str) ->
     async with deps.bus.subscribe(stream_channel(str(stream.id), MODERATION)) as items:
         async for item in items:
             if isinstance(item, Gap):
-                raise EventsMissed("moderation actions may have been missed: read the moderation log, then subscribe again")
+                raise EventsMissed(
+                    "moderation actions may have been missed: read the moderation log, then subscribe again"
+                )
             if isinstance(item, ModerationAction):
                 yield item
 
@@ -126,7 +128,11 @@ async def remove_moderator(*, deps: Deps, actor: Principal | None, stream_id: st
 
 async def moderators_by_stream_ids(stream_ids: list[str]) -> list[list[User]]:
     """DataLoader batch: each stream's moderators (oldest grant first), in key order (two queries)."""
-    rows = await StreamModerator.filter(stream_id__in=list(stream_ids)).prefetch_related("user").order_by("created_at", "id")
+    rows = (
+        await StreamModerator.filter(stream_id__in=list(stream_ids))
+        .prefetch_related("user")
+        .order_by("created_at", "id")
+    )
     found: dict[str, list[User]] = {}
     for row in rows:
         found.setdefault(str(row.stream_id), []).append(row.user)
@@ -136,7 +142,9 @@ async def moderators_by_stream_ids(stream_ids: list[str]) -> list[list[User]]:
 async def moderator_pairs(pairs: list[tuple[str, str]]) -> list[bool]:
     """DataLoader batch: for each (user id, stream id), whether the user is one of the stream's moderators."""
     user_ids, stream_ids = list({u for u, _ in pairs}), list({s for _, s in pairs})
-    rows = await StreamModerator.filter(user_id__in=user_ids, stream_id__in=stream_ids).values_list("user_id", "stream_id")
+    rows = await StreamModerator.filter(user_id__in=user_ids, stream_id__in=stream_ids).values_list(
+        "user_id", "stream_id"
+    )
     found = {(str(u), str(s)) for u, s in rows}
     return [pair in found for pair in pairs]
 
@@ -199,7 +207,9 @@ class ChatSettingsChange:
     reactions_enabled: bool | None = None
 
 
-async def set_chat_settings(*, deps: Deps, actor: Principal | None, stream_id: str, change: ChatSettingsChange) -> ChatRoom:
+async def set_chat_settings(
+    *, deps: Deps, actor: Principal | None, stream_id: str, change: ChatSettingsChange
+) -> ChatRoom:
     """Change chat settings (owner, moderators, admins). Raises ``ValidationFailed`` naming the field."""
     actor, stream = await moderated_stream(actor, stream_id)
     room = await chat_room(str(stream.id))

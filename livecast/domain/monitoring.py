@@ -125,8 +125,10 @@ class HealthMonitor:
                 alert_id=str(alert.id), stream_id=stream_id, owner_id=owner_id, kind=finding.kind.value,
                 severity=finding.severity.value, message=alert.message, at=at.isoformat(),
             ))  # fmt: skip
-        await StreamHealthState.filter(stream_id=stream_id).using_db(conn).update(
-            latest_sample=sample.to_dict(), hysteresis=hysteresis.counts(), updated_at=datetime.now(UTC)
+        await (
+            StreamHealthState.filter(stream_id=stream_id)
+            .using_db(conn)
+            .update(latest_sample=sample.to_dict(), hysteresis=hysteresis.counts(), updated_at=datetime.now(UTC))
         )
         self._restart.discard(stream_id)
         return events
@@ -190,7 +192,9 @@ async def health_states(stream_ids: list[str]) -> list[HealthState]:
     return states
 
 
-async def set_alert_thresholds(*, actor: Principal | None, stream_id: str, changes: dict[str, object]) -> AlertThresholds:
+async def set_alert_thresholds(
+    *, actor: Principal | None, stream_id: str, changes: dict[str, object]
+) -> AlertThresholds:
     """Override alert thresholds of a stream (owner or admin); a ``None`` value restores the default.
 
     Returns the thresholds now in force. Raises ``Unauthenticated``, ``NotFound``, ``Forbidden`` or

@@ -94,7 +94,9 @@ async def managed_stream(actor: Principal | None, stream_id: str) -> Stream:
     return stream
 
 
-async def create_stream(*, deps: Deps, actor: Principal | None, fields: StreamFields, provider: str = "local") -> Stream:
+async def create_stream(
+    *, deps: Deps, actor: Principal | None, fields: StreamFields, provider: str = "local"
+) -> Stream:
     """Create a ``SCHEDULED`` stream on ``provider`` owned by ``actor``.
 
     Per-owner limits (:mod:`livecast.domain.stream_quota`): ``ValidationFailed`` (no field) when the owner
@@ -166,7 +168,9 @@ async def end_stream(*, deps: Deps, actor: Principal | None, stream_id: str) -> 
     return await finish(deps=deps, stream_id=stream_id, reason="ended by owner")
 
 
-async def finish(*, deps: Deps, stream_id: str, reason: str, only_from: frozenset[StreamStatus] | None = None) -> Stream:
+async def finish(
+    *, deps: Deps, stream_id: str, reason: str, only_from: frozenset[StreamStatus] | None = None
+) -> Stream:
     """Move to ``ENDED`` (any trigger: person, ingest timer, worker) and tell the provider."""
     stream = await lifecycle.transition(
         bus=deps.bus, stream_id=stream_id, to=StreamStatus.ENDED, reason=reason, only_from=only_from
@@ -194,7 +198,9 @@ async def reset_stream_key(*, deps: Deps, actor: Principal | None, stream_id: st
     """Mint a new stream key; the old key stops working for new publishes at once."""
     stream = await managed_stream(actor, stream_id)
     if stream.status in lifecycle.FINISHED:
-        raise InvalidState(f"stream is {stream.status.value}; its key cannot be reset", current_status=stream.status.value)
+        raise InvalidState(
+            f"stream is {stream.status.value}; its key cannot be reset", current_status=stream.status.value
+        )
     try:
         new_key = await _provider(deps, stream.provider).reset_stream_key(stream_ref(stream))
     except ProviderError as e:
@@ -208,7 +214,9 @@ async def delete_stream(*, deps: Deps, actor: Principal | None, stream_id: str) 
     """Delete a stream that is not running (end it first); returns its id."""
     stream = await managed_stream(actor, stream_id)
     if stream.status in lifecycle.ACTIVE:
-        raise InvalidState(f"stream is {stream.status.value}; end it before deleting it", current_status=stream.status.value)
+        raise InvalidState(
+            f"stream is {stream.status.value}; end it before deleting it", current_status=stream.status.value
+        )
     try:
         await _provider(deps, stream.provider).delete_stream(stream_ref(stream))
     except ProviderError as e:

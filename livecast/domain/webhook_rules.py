@@ -58,7 +58,11 @@ async def resolve_stream(event: ProviderEvent) -> tuple[str | None, str | None]:
             stream = await Stream.filter(provider="mux", provider_stream_id=event.object_id).only("id").first()
             if stream is not None:
                 return str(stream.id), None
-            paired = await Broadcast.filter(paired_provider="mux", paired_stream_id=event.object_id).only("stream_id").first()
+            paired = (
+                await Broadcast.filter(paired_provider="mux", paired_stream_id=event.object_id)
+                .only("stream_id")
+                .first()
+            )
             if paired is not None:
                 return str(paired.stream_id), None
         if event.type.startswith(MUX_SIMULCAST) and (target_id := _mux_target_id(event.data)):
@@ -102,7 +106,12 @@ def ordering_key(provider: str, kind: str, payload: Mapping[str, Any]) -> str | 
             return f"simulcast:{_mux_target_id(payload)}"
         return None
     if provider == "livekit":
-        for field, key in (("participant", "sid"), ("track", "sid"), ("egress_info", "egress_id"), ("ingress_info", "ingress_id")):
+        for field, key in (
+            ("participant", "sid"),
+            ("track", "sid"),
+            ("egress_info", "egress_id"),
+            ("ingress_info", "ingress_id"),
+        ):
             value = payload.get(field)
             if isinstance(value, dict) and value.get(key):
                 return f"{field}:{value[key]}"
@@ -155,19 +164,25 @@ async def _recording_ready(deps: Deps, stream: Stream, asset: Mapping[str, Any])
             stream_id=str(stream.id), owner_id=str(stream.owner_id), asset_id=asset_id, playback_id=chosen,
             at=datetime.now(UTC).isoformat(),
         )  # fmt: skip
-        await deps.bus.publish([stream_channel(event.stream_id, "recording"), owner_channel(event.owner_id, "recording")], event)
+        await deps.bus.publish(
+            [stream_channel(event.stream_id, "recording"), owner_channel(event.owner_id, "recording")], event
+        )
     return f"recording available: asset {asset_id}, playback id {chosen}"
 
 
 async def _simulcast_status(stream: Stream, suffix: str, payload: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     target_id = _mux_target_id(payload)
-    status_name = suffix.upper() if suffix.upper() in SimulcastStatus.__members__ else str(data.get("status") or "").upper()
+    status_name = (
+        suffix.upper() if suffix.upper() in SimulcastStatus.__members__ else str(data.get("status") or "").upper()
+    )
     if suffix in ("created", "deleted") or status_name not in SimulcastStatus.__members__:
         return f"recorded (simulcast target {target_id} {suffix})"
     status = SimulcastStatus[status_name]
     error = None
     if status is SimulcastStatus.ERRORED:
-        error = str(data.get("error_severity") or data.get("error") or "the destination refused or dropped the restream")
+        error = str(
+            data.get("error_severity") or data.get("error") or "the destination refused or dropped the restream"
+        )
     if target_id is None or not await simulcast.set_target_status(
         stream_id=str(stream.id), provider_target_id=target_id, status=status.value, error=error
     ):

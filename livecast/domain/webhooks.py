@@ -149,7 +149,9 @@ class StreamLocks:
                 if client.capabilities.dialect != "postgres":
                     yield True  # SQLite: one process
                     return
-                key = int.from_bytes(hashlib.sha256(f"livecast.webhooks:{stream_id}".encode()).digest()[:8], "big", signed=True)
+                key = int.from_bytes(
+                    hashlib.sha256(f"livecast.webhooks:{stream_id}".encode()).digest()[:8], "big", signed=True
+                )
                 async with self._db_slots, client.acquire_connection() as raw:
                     got = await raw.fetchval("SELECT pg_try_advisory_lock($1)", key)
                     try:
@@ -215,7 +217,9 @@ async def _apply_one(deps: Deps, row: WebhookEvent) -> tuple[bool, bool]:
             status, outcome = W.APPLIED, await webhook_rules.apply(deps, row)
     except ProviderDown as e:  # the provider could not be reached: try again later
         logger.warning("webhook %s %s (%s) not applied yet: %s", row.provider, row.event_id, row.type, e.message)
-        await WebhookEvent.filter(id=row.id).update(status=W.FAILED, outcome=f"failed: {e.message}"[:2000], attempts=attempts)
+        await WebhookEvent.filter(id=row.id).update(
+            status=W.FAILED, outcome=f"failed: {e.message}"[:2000], attempts=attempts
+        )
         return False, False
     except DomainError as e:  # InvalidState (illegal move), NotFound (target gone), ...
         status, outcome = W.SKIPPED, f"not applied: {e.message}"
@@ -224,7 +228,9 @@ async def _apply_one(deps: Deps, row: WebhookEvent) -> tuple[bool, bool]:
         await WebhookEvent.filter(id=row.id).update(status=W.FAILED, outcome=f"failed: {e!r}"[:2000], attempts=attempts)
         return False, False
     now = datetime.now(UTC) if status is W.APPLIED else None
-    await WebhookEvent.filter(id=row.id).update(status=status, outcome=outcome[:2000], attempts=attempts, applied_at=now)
+    await WebhookEvent.filter(id=row.id).update(
+        status=status, outcome=outcome[:2000], attempts=attempts, applied_at=now
+    )
     return True, status is W.APPLIED and await _requeue_skipped(row) > 0
 
 
@@ -235,11 +241,17 @@ async def _requeue_skipped(applied: WebhookEvent) -> int:
     key = webhook_rules.ordering_key(applied.provider, applied.type, applied.payload)
     if key is None or webhook_rules.is_final(applied.provider, applied.type):
         return 0
-    later_or_final = Q(occurred_at__gt=applied.occurred_at) | Q(type__in=sorted(webhook_rules.final_types(applied.provider)))
-    skipped = await WebhookEvent.filter(later_or_final, stream_id=applied.stream_id, provider=applied.provider, status=W.SKIPPED).limit(200)
+    later_or_final = Q(occurred_at__gt=applied.occurred_at) | Q(
+        type__in=sorted(webhook_rules.final_types(applied.provider))
+    )
+    skipped = await WebhookEvent.filter(
+        later_or_final, stream_id=applied.stream_id, provider=applied.provider, status=W.SKIPPED
+    ).limit(200)
     again = [row.id for row in skipped if webhook_rules.ordering_key(row.provider, row.type, row.payload) == key]
     if again:
-        note = f"pending again: {applied.type} {applied.event_id} ({applied.occurred_at.isoformat()}) was applied after it"
+        note = (
+            f"pending again: {applied.type} {applied.event_id} ({applied.occurred_at.isoformat()}) was applied after it"
+        )
         await WebhookEvent.filter(id__in=again, status=W.SKIPPED).update(status=W.PENDING, outcome=note[:2000])
     return len(again)
 
@@ -249,9 +261,13 @@ async def _newer_applied(row: WebhookEvent) -> str | None:
     key = webhook_rules.ordering_key(row.provider, row.type, row.payload)
     if key is None:
         return None
-    newer = await WebhookEvent.filter(
-        stream_id=row.stream_id, provider=row.provider, status=W.APPLIED, occurred_at__gt=row.occurred_at
-    ).order_by("-occurred_at").limit(200)
+    newer = (
+        await WebhookEvent.filter(
+            stream_id=row.stream_id, provider=row.provider, status=W.APPLIED, occurred_at__gt=row.occurred_at
+        )
+        .order_by("-occurred_at")
+        .limit(200)
+    )
     for other in newer:
         if webhook_rules.ordering_key(other.provider, other.type, other.payload) == key:
             return f"{other.type} {other.event_id} ({other.occurred_at.isoformat()})"

@@ -24,7 +24,9 @@ async def set_pinned(ctx: RequestContext, message_id: str, pinned: bool) -> chat
     return await chat.set_pinned(deps=ctx.deps, actor=ctx.actor, message_id=message_id, pinned=pinned)
 
 
-async def history(ctx: RequestContext, stream_id: str, first: int, after: int | None, before: int | None) -> chat.ChatPage:
+async def history(
+    ctx: RequestContext, stream_id: str, first: int, after: int | None, before: int | None
+) -> chat.ChatPage:
     return await chat.history(stream_id=stream_id, first=first, after=after, before=before)
 
 
@@ -69,11 +71,15 @@ async def set_membership(ctx: RequestContext, user_id: str, member: bool, expire
     actor = ctx.actor
     channel = actor.user_id if actor else ""
     if member:
-        return await community.set_membership(actor=actor, channel_owner_id=channel, member_id=user_id, expires_at=expires_at)
+        return await community.set_membership(
+            actor=actor, channel_owner_id=channel, member_id=user_id, expires_at=expires_at
+        )
     return await community.remove_membership(actor=actor, channel_owner_id=channel, member_id=user_id)
 
 
-def follow_chat(ctx: RequestContext, stream_id: str, after_sequence: int | None) -> AsyncIterator[list[chat_feed.ChatItem]]:
+def follow_chat(
+    ctx: RequestContext, stream_id: str, after_sequence: int | None
+) -> AsyncIterator[list[chat_feed.ChatItem]]:
     return chat_feed.chat_feed(deps=ctx.deps, stream_id=stream_id, after_sequence=after_sequence)
 
 
@@ -85,7 +91,9 @@ def follow_moderation(ctx: RequestContext, stream_id: str) -> AsyncIterator[Mode
     return moderation.action_feed(deps=ctx.deps, actor=ctx.actor, stream_id=stream_id)
 
 
-async def chat_settings(ctx: RequestContext, stream_id: str, room: ChatRoom | None = None) -> moderation.ChatSettingsView:
+async def chat_settings(
+    ctx: RequestContext, stream_id: str, room: ChatRoom | None = None
+) -> moderation.ChatSettingsView:
     return await moderation.chat_settings(ctx.principal, stream_id, room)
 
 
@@ -107,6 +115,7 @@ async def moderators(ctx: RequestContext, stream_id: str) -> list[User]:
 
 async def stream_chat_settings(ctx: RequestContext, stream: Stream) -> moderation.ChatSettingsView:
     """:func:`chat_settings` for a stream already loaded (a list of streams: one query per loader, not per stream)."""
+
     async def listed(user_id: str, stream_id: str) -> bool:
         return await ctx.loaders.moderator_pairs.load((user_id, stream_id))
 

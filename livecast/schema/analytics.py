@@ -12,7 +12,9 @@ from livecast.resolvers import analytics as resolve
 from livecast.schema.context import Info
 from livecast.schema.results import relay_errors
 
-Interval = Annotated[int, strawberry.argument(description="Bucket length in seconds, 5-86400 (error code VALIDATION otherwise).")]
+Interval = Annotated[
+    int, strawberry.argument(description="Bucket length in seconds, 5-86400 (error code VALIDATION otherwise).")
+]
 
 
 @strawberry.type(description="Concurrent viewers in the bucket [at, at + interval).")
@@ -49,7 +51,9 @@ class StreamAnalytics:
     unique_viewers: int = strawberry.field(description="Distinct viewer ids.")
     total_watch_time: float = strawberry.field(description="Seconds in the playing state, all sessions.")
     average_watch_time: float = strawberry.field(description="Seconds of watch time per view.")
-    buffering_ratio: float | None = strawberry.field(description="Rebuffering time / watch time; null before any watch time.")
+    buffering_ratio: float | None = strawberry.field(
+        description="Rebuffering time / watch time; null before any watch time."
+    )
     live_minutes: float = strawberry.field(description="Minutes from going live to the end (or now).")
     chat_messages_per_minute: float | None = strawberry.field(description="Per live minute; null if never live.")
     reactions_per_minute: float | None = strawberry.field(description="Per live minute; null if never live.")
@@ -71,7 +75,9 @@ class StreamAnalytics:
             points = await resolve.viewer_series(info.context, str(self.stream_id), interval)
         return [ViewerPoint(at=p.at, average=p.average, peak=p.peak) for p in points]
 
-    @strawberry.field(description="Chat messages and reactions per bucket (e.g. per minute), oldest first (empty buckets left out).")
+    @strawberry.field(
+        description="Chat messages and reactions per bucket (e.g. per minute), oldest first (empty buckets left out)."
+    )
     async def chat_series(self, info: Info, interval: Interval = 60) -> list[ChatPoint]:
         async with relay_errors():
             points = await resolve.chat_series(info.context, str(self.stream_id), interval)
@@ -83,8 +89,13 @@ class StreamAnalytics:
             points = await resolve.health_series(info.context, str(self.stream_id), interval)
         return [
             HealthPoint(
-                at=p.at, samples=p.samples, video_bitrate=p.video_bitrate, audio_bitrate=p.audio_bitrate,
-                frame_rate=p.frame_rate, drift=p.drift_ms, keyframe_interval=p.keyframe_interval,
+                at=p.at,
+                samples=p.samples,
+                video_bitrate=p.video_bitrate,
+                audio_bitrate=p.audio_bitrate,
+                frame_rate=p.frame_rate,
+                drift=p.drift_ms,
+                keyframe_interval=p.keyframe_interval,
             )
             for p in points
         ]
@@ -92,7 +103,9 @@ class StreamAnalytics:
 
 @strawberry.type
 class AnalyticsQuery:
-    @strawberry.field(description="A stream's analytics (owner or admin; errors UNAUTHENTICATED, FORBIDDEN, NOT_FOUND).")
+    @strawberry.field(
+        description="A stream's analytics (owner or admin; errors UNAUTHENTICATED, FORBIDDEN, NOT_FOUND)."
+    )
     async def stream_analytics(self, info: Info, stream_id: strawberry.ID) -> StreamAnalytics:
         async with relay_errors():
             return StreamAnalytics.of(await resolve.stream_analytics(info.context, str(stream_id)))

@@ -39,7 +39,13 @@ class RoomToken:
 
 
 RoomTokenResult = Annotated[
-    RoomToken | ValidationError | NotFoundError | ForbiddenError | UnauthenticatedError | InvalidStateError | ProviderError,
+    RoomToken
+    | ValidationError
+    | NotFoundError
+    | ForbiddenError
+    | UnauthenticatedError
+    | InvalidStateError
+    | ProviderError,
     strawberry.union("RoomTokenResult"),
 ]
 

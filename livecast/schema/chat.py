@@ -37,7 +37,9 @@ class ChatAuthor:
 class ChatMessage:
     id: strawberry.ID
     stream_id: strawberry.ID
-    sequence: int = strawberry.field(description="Per-stream, gap-free, increasing from 1. Resume with `afterSequence`.")
+    sequence: int = strawberry.field(
+        description="Per-stream, gap-free, increasing from 1. Resume with `afterSequence`."
+    )
     author: ChatAuthor
     content: str | None = strawberry.field(description="1-500 characters; null once deleted.")
     created_at: datetime
@@ -132,13 +134,26 @@ class ChatMessageConnection:
 
 
 ChatMessageResult = Annotated[
-    ChatMessage | ValidationError | NotFoundError | ForbiddenError | UnauthenticatedError | InvalidStateError
-    | BannedError | SlowModeError | RateLimitedError,
+    ChatMessage
+    | ValidationError
+    | NotFoundError
+    | ForbiddenError
+    | UnauthenticatedError
+    | InvalidStateError
+    | BannedError
+    | SlowModeError
+    | RateLimitedError,
     strawberry.union("ChatMessageResult"),
 ]
 ReactionResult = Annotated[
-    Reaction | ValidationError | NotFoundError | ForbiddenError | UnauthenticatedError | InvalidStateError
-    | BannedError | RateLimitedError,
+    Reaction
+    | ValidationError
+    | NotFoundError
+    | ForbiddenError
+    | UnauthenticatedError
+    | InvalidStateError
+    | BannedError
+    | RateLimitedError,
     strawberry.union("ReactionResult"),
 ]
 
@@ -153,9 +168,13 @@ def _sequence(cursor: str | None, field: str) -> int | None:
 
 def _batch_event(item: object) -> ChatMessage | ChatMessageDeleted | ChatPinChanged | ChatPinState:
     if isinstance(item, events.ChatMessageDeleted):
-        return ChatMessageDeleted(message_id=strawberry.ID(item.message_id), sequence=item.sequence, at=datetime.fromisoformat(item.at))
+        return ChatMessageDeleted(
+            message_id=strawberry.ID(item.message_id), sequence=item.sequence, at=datetime.fromisoformat(item.at)
+        )
     if isinstance(item, events.ChatMessagePinned):
-        return ChatPinChanged(message_id=strawberry.ID(item.message_id), pinned=item.pinned, at=datetime.fromisoformat(item.at))
+        return ChatPinChanged(
+            message_id=strawberry.ID(item.message_id), pinned=item.pinned, at=datetime.fromisoformat(item.at)
+        )
     if isinstance(item, chat_catchup.PinState):
         pinned = strawberry.ID(item.message_id) if item.message_id is not None else None
         return ChatPinState(pinned_message_id=pinned, at=datetime.fromisoformat(item.at))
@@ -178,12 +197,16 @@ def _event_batch(items: list[object]) -> ChatEventBatch:
 
 @strawberry.type
 class ChatQuery:
-    @strawberry.field(description="Chat history of a stream, newest last; `first` 1-100 (latest `first` without cursors).")
+    @strawberry.field(
+        description="Chat history of a stream, newest last; `first` 1-100 (latest `first` without cursors)."
+    )
     async def chat_messages(
         self, info: Info, stream_id: strawberry.ID, first: int = 50, after: str | None = None, before: str | None = None
     ) -> ChatMessageConnection:
         async with relay_errors():
-            page = await resolve.history(info.context, str(stream_id), first, _sequence(after, "after"), _sequence(before, "before"))
+            page = await resolve.history(
+                info.context, str(stream_id), first, _sequence(after, "after"), _sequence(before, "before")
+            )
         edges = [ChatMessageEdge(cursor=str(m.sequence), node=ChatMessage.of(m)) for m in page.items]
         return ChatMessageConnection(
             edges=edges,
@@ -216,7 +239,9 @@ class ChatMutation:
     async def send_reaction(
         self, info: Info, stream_id: strawberry.ID, emoji: str, position_x: float, position_y: float
     ) -> ReactionResult:
-        return await as_result(resolve.send_reaction(info.context, str(stream_id), emoji, position_x, position_y), Reaction.of)
+        return await as_result(
+            resolve.send_reaction(info.context, str(stream_id), emoji, position_x, position_y), Reaction.of
+        )
 
 
 @strawberry.type

@@ -19,7 +19,9 @@ LatencyMode = strawberry.enum(
     models.LatencyMode, name="LatencyMode", description="Mux latency modes: STANDARD, REDUCED, LOW."
 )
 HealthStatus = strawberry.enum(
-    models.HealthStatus, name="HealthStatus", description="From drift deviation: EXCELLENT <= 500 ms, GOOD <= 1 s, POOR > 1 s."
+    models.HealthStatus,
+    name="HealthStatus",
+    description="From drift deviation: EXCELLENT <= 500 ms, GOOD <= 1 s, POOR > 1 s.",
 )
 AlertSeverity = strawberry.enum(models.AlertSeverity, name="AlertSeverity")
 ReminderKind = strawberry.enum(models.ReminderKind, name="ReminderKind")

@@ -44,7 +44,11 @@ def domain_extensions(error: DomainError) -> dict[str, Any]:
 def is_expected(error: GraphQLError) -> bool:
     """Whether a client caused this error by its request (anything but a defect of ours)."""
     original = error.original_error
-    return original is None or isinstance(original, GraphQLError | DomainError) or bool((error.extensions or {}).get("code"))
+    return (
+        original is None
+        or isinstance(original, GraphQLError | DomainError)
+        or bool((error.extensions or {}).get("code"))
+    )
 
 
 def with_code(error: GraphQLError, *, validating: bool = False) -> GraphQLError:
@@ -80,7 +84,12 @@ def log_errors(errors: list[GraphQLError]) -> None:
             continue
         original = error.original_error
         assert original is not None
-        logger.error("resolver failed at %s: %r", error.path, original, exc_info=(type(original), original, original.__traceback__))
+        logger.error(
+            "resolver failed at %s: %r",
+            error.path,
+            original,
+            exc_info=(type(original), original, original.__traceback__),
+        )
 
 
 class CodedErrors(MaskErrors):

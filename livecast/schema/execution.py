@@ -206,7 +206,9 @@ class DirectSender:
 
     __slots__ = ("_envelope", "_key", "_node", "_operation", "_ws", "frames")
 
-    def __init__(self, ws: SharedResultWebSocket, envelope: tuple[tuple[str, Any], ...], operation: Any, info: Any) -> None:
+    def __init__(
+        self, ws: SharedResultWebSocket, envelope: tuple[tuple[str, Any], ...], operation: Any, info: Any
+    ) -> None:
         raw = getattr(info, "_raw_info", info)
         self._ws: SharedResultWebSocket | None
         self._ws, self._envelope, self._operation = ws, envelope, operation

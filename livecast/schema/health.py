@@ -38,7 +38,9 @@ class HealthSample:
     dropped_frames: float | None = strawberry.field(default=None, description="Percent of video frames dropped.")
     packet_loss: float | None = strawberry.field(default=None, description="Percent of packets lost (UDP/SRT ingest).")
     round_trip_time: float | None = strawberry.field(default=None, description="Round-trip time to the encoder (ms).")
-    packager_speed: float | None = strawberry.field(default=None, description="Packager speed, x real time (1: keeping up).")
+    packager_speed: float | None = strawberry.field(
+        default=None, description="Packager speed, x real time (1: keeping up)."
+    )
 
     @classmethod
     def from_event(cls, e: events.HealthSampled) -> HealthSample:

@@ -83,7 +83,11 @@ class QueryLimits:
     """"Did you mean ...?" in validation errors (off: the schema's names are not revealed by guessing)."""
 
     def parse_options(self) -> dict[str, Any]:
-        return {"max_lexical_tokens": self.max_tokens, "max_comments": self.max_comments, "max_source_length": self.max_chars}
+        return {
+            "max_lexical_tokens": self.max_tokens,
+            "max_comments": self.max_comments,
+            "max_source_length": self.max_chars,
+        }
 
 
 class TooComplex(GraphQLError):
@@ -100,7 +104,9 @@ def too_complex(limits: QueryLimits, document: Any, schema: GraphQLSchema, varia
     return check_document(limits, document, schema, variables)[0]
 
 
-def check_document(limits: QueryLimits, document: Any, schema: GraphQLSchema, variables: Any) -> tuple[TooComplex | None, bool]:
+def check_document(
+    limits: QueryLimits, document: Any, schema: GraphQLSchema, variables: Any
+) -> tuple[TooComplex | None, bool]:
     """:func:`too_complex`, and whether the verdict depends on ``variables`` (a ``first: $n``): when it does not,
     it holds for every request of this document."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -235,7 +241,9 @@ class _Measure:
                 inner = self.fragment(selection.name.value)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
-                inner = self.selection(selection.selection_set, self.schema.get_type(condition.name.value) if condition else parent)
+                inner = self.selection(
+                    selection.selection_set, self.schema.get_type(condition.name.value) if condition else parent
+                )
             else:
                 continue
             depth, cost, fields = max(depth, inner.depth), cost + inner.cost, fields + inner.fields

@@ -38,7 +38,9 @@ class ChatSettingsInput:
     slow_mode_seconds: int | None = strawberry.field(default=None, description="0-3600 seconds; 0 turns it off.")
     mode: ChatMode | None = None
     emote_only: bool | None = None
-    blocked_words: list[str] | None = strawberry.field(default=None, description="Replaces the list (case-insensitive whole words).")
+    blocked_words: list[str] | None = strawberry.field(
+        default=None, description="Replaces the list (case-insensitive whole words)."
+    )
     chat_enabled: bool | None = None
     reactions_enabled: bool | None = None
 
@@ -53,7 +55,9 @@ class ChatBan:
 
 @strawberry.type(description="Who did what to whom in a stream's chat, and when.")
 class ModerationEntry:
-    action: str = strawberry.field(description="ADD_MODERATOR, REMOVE_MODERATOR, BAN, TIMEOUT, UNBAN, DELETE_MESSAGE, PIN, UNPIN, SETTINGS.")
+    action: str = strawberry.field(
+        description="ADD_MODERATOR, REMOVE_MODERATOR, BAN, TIMEOUT, UNBAN, DELETE_MESSAGE, PIN, UNPIN, SETTINGS."
+    )
     actor_id: strawberry.ID
     target_user_id: strawberry.ID | None
     detail: str
@@ -72,7 +76,9 @@ ChatSettingsResult = Annotated[
 ]
 
 
-def settings_of(room: chat_models.ChatRoom, *, chat_enabled: bool, reactions_enabled: bool, moderator: bool) -> ChatSettings:
+def settings_of(
+    room: chat_models.ChatRoom, *, chat_enabled: bool, reactions_enabled: bool, moderator: bool
+) -> ChatSettings:
     return ChatSettings(
         stream_id=strawberry.ID(str(room.stream_id)), slow_mode_seconds=room.slow_mode_seconds, mode=room.mode,
         emote_only=room.emote_only, blocked_words=list(room.blocked_words) if moderator else None,
@@ -81,7 +87,9 @@ def settings_of(room: chat_models.ChatRoom, *, chat_enabled: bool, reactions_ena
 
 
 def _ban(b: chat_models.ChatBan) -> ChatBan:
-    return ChatBan(stream_id=strawberry.ID(str(b.stream_id)), user_id=strawberry.ID(str(b.user_id)), until=b.until, reason=b.reason)
+    return ChatBan(
+        stream_id=strawberry.ID(str(b.stream_id)), user_id=strawberry.ID(str(b.user_id)), until=b.until, reason=b.reason
+    )
 
 
 def _user(u: object) -> User:
@@ -111,7 +119,12 @@ class ModerationQuery:
     async def moderation_log(self, info: Info, stream_id: strawberry.ID, first: int = 50) -> list[ModerationEntry]:
         async with relay_errors():
             rows = await resolve.moderation_log(info.context, str(stream_id), first)
-        return [_entry(str(r.actor_id), r.action, str(r.target_user_id) if r.target_user_id else None, r.detail, r.created_at) for r in rows]
+        return [
+            _entry(
+                str(r.actor_id), r.action, str(r.target_user_id) if r.target_user_id else None, r.detail, r.created_at
+            )
+            for r in rows
+        ]
 
 
 @strawberry.type
@@ -124,9 +137,16 @@ class ModerationMutation:
     async def remove_moderator(self, info: Info, stream_id: strawberry.ID, user_id: strawberry.ID) -> UserResult:
         return await as_result(resolve.remove_moderator(info.context, str(stream_id), str(user_id)), _user)
 
-    @strawberry.mutation(description="Ban a user from the stream's chat and reactions; with `duration` (seconds) a timeout.")
+    @strawberry.mutation(
+        description="Ban a user from the stream's chat and reactions; with `duration` (seconds) a timeout."
+    )
     async def ban_user(
-        self, info: Info, stream_id: strawberry.ID, user_id: strawberry.ID, duration: int | None = None, reason: str = ""
+        self,
+        info: Info,
+        stream_id: strawberry.ID,
+        user_id: strawberry.ID,
+        duration: int | None = None,
+        reason: str = "",
     ) -> BanResult:
         return await as_result(resolve.ban_user(info.context, str(stream_id), str(user_id), duration, reason), _ban)
 
@@ -135,7 +155,9 @@ class ModerationMutation:
         return await as_result(resolve.unban_user(info.context, str(stream_id), str(user_id)), _user)
 
     @strawberry.mutation(description="Change chat settings (moderators, owner, admins); omitted fields stay.")
-    async def set_chat_settings(self, info: Info, stream_id: strawberry.ID, input: ChatSettingsInput) -> ChatSettingsResult:
+    async def set_chat_settings(
+        self, info: Info, stream_id: strawberry.ID, input: ChatSettingsInput
+    ) -> ChatSettingsResult:
         change = ChatSettingsChange(
             slow_mode_seconds=input.slow_mode_seconds, mode=input.mode, emote_only=input.emote_only,
             blocked_words=input.blocked_words, chat_enabled=input.chat_enabled, reactions_enabled=input.reactions_enabled,
@@ -168,4 +190,6 @@ class ModerationMutation:
 async def resolve_settings(info: Info, stream_id: str, room: chat_models.ChatRoom | None = None) -> ChatSettings:
     """The stream's chat settings as the caller may see them."""
     view = await resolve.chat_settings(info.context, stream_id, room)
-    return settings_of(view.room, chat_enabled=view.chat_enabled, reactions_enabled=view.reactions_enabled, moderator=view.moderator)
+    return settings_of(
+        view.room, chat_enabled=view.chat_enabled, reactions_enabled=view.reactions_enabled, moderator=view.moderator
+    )

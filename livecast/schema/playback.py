@@ -16,8 +16,10 @@ from livecast.schema.errors import NotFoundError, ProviderError, Unauthenticated
 from livecast.schema.results import as_result
 
 
-@strawberry.type(description="A short-lived token to watch a SIGNED stream. Play `hlsUrl` as is; ask again before "
-                             "`expiresAt` (a live player reloads the playlist with the same URL, which then fails).")
+@strawberry.type(
+    description="A short-lived token to watch a SIGNED stream. Play `hlsUrl` as is; ask again before "
+    "`expiresAt` (a live player reloads the playlist with the same URL, which then fails)."
+)
 class PlaybackToken:
     token: str = strawberry.field(description="The signed token (a JWT: local HS256, Mux RS256).")
     expires_at: datetime = strawberry.field(description="When the token stops working (UTC).")

@@ -37,7 +37,9 @@ class StreamReminder:
 
 
 def _viewers(e: events.ViewerCountUpdated) -> ViewerCount:
-    return ViewerCount(stream_id=strawberry.ID(e.stream_id), count=e.count, peak=e.peak, at=datetime.fromisoformat(e.at))
+    return ViewerCount(
+        stream_id=strawberry.ID(e.stream_id), count=e.count, peak=e.peak, at=datetime.fromisoformat(e.at)
+    )
 
 
 def _reminder(e: events.StreamReminder) -> StreamReminder:
@@ -58,7 +60,9 @@ async def _relay(source: AsyncIterator[T]) -> AsyncIterator[T]:
 
 @strawberry.type
 class RealtimeSubscription:
-    @strawberry.subscription(description="The stream each time its status changes. Ends with EVENTS_MISSED after an event bus outage.")
+    @strawberry.subscription(
+        description="The stream each time its status changes. Ends with EVENTS_MISSED after an event bus outage."
+    )
     async def stream_status_changed(self, info: Info, stream_id: strawberry.ID) -> AsyncGenerator[Stream, None]:
         async for m in _relay(resolve.status_changes(info.context, str(stream_id))):
             yield Stream.from_model(m)

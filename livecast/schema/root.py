@@ -31,7 +31,15 @@ from livecast.schema.users import UserQuery
 Query = merge_types("Query", (StreamQuery, UserQuery, ChatQuery, ModerationQuery, HealthQuery, AnalyticsQuery))
 Mutation = merge_types(
     "Mutation",
-    (StreamMutation, ChatMutation, ModerationMutation, HealthMutation, PlaybackMutation, SimulcastMutation, BroadcastMutation),
+    (
+        StreamMutation,
+        ChatMutation,
+        ModerationMutation,
+        HealthMutation,
+        PlaybackMutation,
+        SimulcastMutation,
+        BroadcastMutation,
+    ),
 )
 Subscription = merge_types("Subscription", (RealtimeSubscription, ChatSubscription, ModerationSubscription))
 

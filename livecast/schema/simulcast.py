@@ -47,7 +47,12 @@ class RemovedSimulcastTarget:
 
 
 SimulcastTargetResult = Annotated[
-    SimulcastTarget | ValidationError | NotFoundError | ForbiddenError | UnauthenticatedError | InvalidStateError
+    SimulcastTarget
+    | ValidationError
+    | NotFoundError
+    | ForbiddenError
+    | UnauthenticatedError
+    | InvalidStateError
     | ProviderError,
     strawberry.union("SimulcastTargetResult"),
 ]

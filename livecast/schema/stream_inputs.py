@@ -20,8 +20,12 @@ class CreateStreamInput:
     scheduled_at: datetime | None = strawberry.field(default=strawberry.UNSET, description="ISO 8601 with offset.")
     latency_mode: LatencyMode | None = strawberry.UNSET
     playback_policy: PlaybackPolicy | None = strawberry.UNSET
-    reconnect_window: int | None = strawberry.field(default=strawberry.UNSET, description="Seconds, 0-1800 (default 60).")
-    max_continuous_duration: int | None = strawberry.field(default=strawberry.UNSET, description="Seconds, 60-43200 (12 h).")
+    reconnect_window: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Seconds, 0-1800 (default 60)."
+    )
+    max_continuous_duration: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Seconds, 60-43200 (12 h)."
+    )
     recording_enabled: bool | None = strawberry.UNSET
     chat_enabled: bool | None = strawberry.UNSET
     reactions_enabled: bool | None = strawberry.UNSET

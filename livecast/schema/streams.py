@@ -166,7 +166,12 @@ class Stream:
     @strawberry.field
     async def chat_settings(self, info: Info) -> ChatSettings:
         view = await resolve_chat.stream_chat_settings(info.context, self.model)
-        return settings_of(view.room, chat_enabled=view.chat_enabled, reactions_enabled=view.reactions_enabled, moderator=view.moderator)
+        return settings_of(
+            view.room,
+            chat_enabled=view.chat_enabled,
+            reactions_enabled=view.reactions_enabled,
+            moderator=view.moderator,
+        )
 
     @strawberry.field
     async def pinned_message(self, info: Info) -> ChatMessage | None:
@@ -200,8 +205,11 @@ class Stream:
         else:
             p = resolve.playback(info.context, self.model)
         return Playback(
-            hls_url=p.hls_url, policy=models.PlaybackPolicy(p.policy), beacon_url=resolve.beacon_url(info.context),
-            fallback=p.fallback, stream_id=str(self.id),
+            hls_url=p.hls_url,
+            policy=models.PlaybackPolicy(p.policy),
+            beacon_url=resolve.beacon_url(info.context),
+            fallback=p.fallback,
+            stream_id=str(self.id),
         )
 
 
@@ -256,7 +264,9 @@ class StreamQuery:
         except DomainError as e:
             raise to_graphql_error(e) from e
         edges = [StreamEdge(cursor=_cursor(m), node=Stream.from_model(m)) for m in page.items]
-        return StreamConnection(edges=edges, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor))
+        return StreamConnection(
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor)
+        )
 
 
 def _cursor(m: models.Stream) -> str:
@@ -269,7 +279,9 @@ def _cursor(m: models.Stream) -> str:
 class StreamMutation:
     @strawberry.mutation(description="Create a SCHEDULED stream owned by the caller; its `ingest` has the key.")
     async def create_stream(self, info: Info, input: CreateStreamInput) -> StreamResult:
-        return await as_result(resolve.create_stream(info.context, stream_fields(input), input.provider), Stream.from_model)
+        return await as_result(
+            resolve.create_stream(info.context, stream_fields(input), input.provider), Stream.from_model
+        )
 
     @strawberry.mutation
     async def update_stream(self, info: Info, id: strawberry.ID, input: UpdateStreamInput) -> StreamResult:
@@ -289,4 +301,6 @@ class StreamMutation:
 
     @strawberry.mutation(description="Delete a stream that is not running.")
     async def delete_stream(self, info: Info, id: strawberry.ID) -> DeleteStreamResult:
-        return await as_result(resolve.delete_stream(info.context, str(id)), lambda i: DeletedStream(id=strawberry.ID(i)))
+        return await as_result(
+            resolve.delete_stream(info.context, str(id)), lambda i: DeletedStream(id=strawberry.ID(i))
+        )

@@ -168,7 +168,9 @@ async def run_worker(settings: Settings, deps: Deps, stop: asyncio.Event) -> Non
                 await receiver.listen(stop)
                 backoff = 1.0
             except Exception as e:  # Redis went away: the traceback once, then one line per attempt
-                logger.warning("the job queue failed (%r); listening again in %.0f s", e, backoff, exc_info=backoff == 1)
+                logger.warning(
+                    "the job queue failed (%r); listening again in %.0f s", e, backoff, exc_info=backoff == 1
+                )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, RETRY_MAX)

@@ -46,7 +46,10 @@ class JobRun:
 
     @classmethod
     def from_fields(cls, raw: dict[Any, Any]) -> JobRun:
-        f = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in raw.items()}
+        f = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()
+        }
         return cls(f["task"], f["task_id"], f["worker"], f["ok"] == "1", float(f["seconds"]), float(f["at"]))
 
 
@@ -59,7 +62,9 @@ class Journal(TaskiqMiddleware):
         self._runs: deque[JobRun] = deque(maxlen=KEEP)
 
     async def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
-        run = JobRun(message.task_name, message.task_id, self.worker, not result.is_err, result.execution_time, time.time())
+        run = JobRun(
+            message.task_name, message.task_id, self.worker, not result.is_err, result.execution_time, time.time()
+        )
         try:
             await self.record(run)
         except (RedisError, OSError) as e:

@@ -28,7 +28,9 @@ async def check(slot: int, context: Context = TaskiqDepends(), settings: Setting
     """Periodic job: kick a job for every due reminder and every stream past its grace period.
 
     Returns how many jobs it kicked. Raises if the database or the broker fails (the next period retries)."""
-    due = await schedule.due(lead_seconds=settings.reminder_lead_seconds, grace_seconds=settings.scheduled_grace_seconds)
+    due = await schedule.due(
+        lead_seconds=settings.reminder_lead_seconds, grace_seconds=settings.scheduled_grace_seconds
+    )
     broker = context.broker
     for stream_id, kind in due.reminders:
         await _kick(broker, REMIND, f"remind:{stream_id}:{kind.value}", stream_id=stream_id, kind=kind.value)

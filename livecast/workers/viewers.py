@@ -15,7 +15,9 @@ logger = logging.getLogger(__name__)
 COUNT = "livecast.viewers.count"
 
 
-async def count_viewers(slot: int, deps: Deps = TaskiqDepends(), settings: Settings = TaskiqDepends()) -> dict[str, int]:
+async def count_viewers(
+    slot: int, deps: Deps = TaskiqDepends(), settings: Settings = TaskiqDepends()
+) -> dict[str, int]:
     """Periodic job (``slot`` numbers the period): count the concurrent viewers of every live stream and
     publish the changes; every ``LIVECAST_VIEWER_FLUSH_SECONDS`` (in whole periods) also write the changed
     sessions and let the viewer store forget streams that are no longer live. Returns the counts by stream id.

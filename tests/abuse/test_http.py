@@ -47,7 +47,9 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(target: Target
         assert graphql_codes(response.json()) == ["PAYLOAD_TOO_LARGE"]
 
         reader, writer = await asyncio.open_connection("127.0.0.1", target.http_port)  # chunked: no length declared
-        writer.write(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         started, answer = time.monotonic(), b""
         for _ in range(64):  # 4 MiB if nobody stops us
             writer.write(b"10000\r\n" + b"a" * 65536 + b"\r\n")
@@ -68,7 +70,9 @@ async def test_subscriptions_over_http_and_mutations_over_get_are_refused_with_a
         assert_graphql_refused(status, body, time.monotonic() - started, "BAD_REQUEST")
         async with httpx.AsyncClient(timeout=5) as client:
             started = time.monotonic()
-            response = await client.get(target.graphql_url, params={"query": 'mutation { endStream(streamId: "x") { __typename } }'})
+            response = await client.get(
+                target.graphql_url, params={"query": 'mutation { endStream(streamId: "x") { __typename } }'}
+            )
         assert_refused(response, time.monotonic() - started, status=400)
         assert graphql_codes(response.json()) == ["BAD_REQUEST"]
 
@@ -120,7 +124,9 @@ async def test_oversized_headers_get_431(target: Target) -> None:
     async with target.attack(requests=1):
         reader, writer = await asyncio.open_connection("127.0.0.1", target.http_port)
         started = time.monotonic()
-        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"a" * 1000) for i in range(200)))
+        writer.write(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"a" * 1000) for i in range(200))
+        )
         with contextlib.suppress(ConnectionError):
             await writer.drain()
         answer = await asyncio.wait_for(reader.read(), DEADLINE)
@@ -134,6 +140,8 @@ async def test_many_large_distinct_documents_do_not_pin_memory(target: Target) -
     async with target.attack(requests=200):
         for i in range(200):
             fields = " ".join(f"a{i}_{j}: __typename" for j in range(90))
-            document = f"query Q{i} {{ {fields} }} " + " ".join(f"fragment F{i}_{j} on Query {{ __typename }}" for j in range(240))
+            document = f"query Q{i} {{ {fields} }} " + " ".join(
+                f"fragment F{i}_{j} on Query {{ __typename }}" for j in range(240)
+            )
             status, body = await target.graphql(document)
             assert status < 500 and isinstance(body, dict), (status, body)

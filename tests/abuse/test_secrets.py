@@ -49,7 +49,11 @@ async def test_stream_keys_stay_out_of_a_debug_log(abuse_db: str, tmp_path: Path
 async def test_the_sqlite_database_is_private(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path / 'new.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIVECAST_")}
-    env |= {"LIVECAST_DATABASE_URL": url, "LIVECAST_DATA_DIR": str(tmp_path / "data"), "LIVECAST_SECRET_KEY": TEST_SECRET}
+    env |= {
+        "LIVECAST_DATABASE_URL": url,
+        "LIVECAST_DATA_DIR": str(tmp_path / "data"),
+        "LIVECAST_SECRET_KEY": TEST_SECRET,
+    }
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "livecast.cli", "migrate", env=env)
     assert await process.wait() == 0
     assert (tmp_path / "new.db").stat().st_mode & 0o777 == 0o600

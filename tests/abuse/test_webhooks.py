@@ -25,7 +25,9 @@ async def test_impossible_timestamps_are_refused(abuse_db: str, tmp_path: Path) 
         stored = await WebhookEvent.all().count()
         deliveries = []
         for t in (10**400, -(10**30), 10**13):
-            body, headers = mux_delivery(mux_event("video.live_stream.active", "ls1", at=datetime.now(UTC)), MUX_SECRET, timestamp=t)
+            body, headers = mux_delivery(
+                mux_event("video.live_stream.active", "ls1", at=datetime.now(UTC)), MUX_SECRET, timestamp=t
+            )
             deliveries.append(("mux", body, headers))
         for created_at in (2**62, 2**40):
             event = LiveKitEvent(id=f"EV_abuse_{created_at}", event="room_started", created_at=created_at)

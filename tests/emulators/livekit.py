@@ -192,7 +192,9 @@ class LiveKitEmulator:
         self._emit("participant_left", room, participant=participant.info())
         return proto_room.RemoveParticipantResponse()
 
-    def start_room_composite_egress(self, req: proto_egress.RoomCompositeEgressRequest, claims: dict[str, Any]) -> Message:
+    def start_room_composite_egress(
+        self, req: proto_egress.RoomCompositeEgressRequest, claims: dict[str, Any]
+    ) -> Message:
         require(claims, "roomRecord")
         room = self._room(req.room_name)
         outputs = [*req.stream_outputs, *([req.stream] if req.HasField("stream") else [])]
@@ -221,9 +223,7 @@ class LiveKitEmulator:
         if egress is None:
             raise TwirpFailure("not_found", "egress does not exist")
         if not egress.active:
-            raise TwirpFailure(
-                "failed_precondition", f"egress with status {ES.Name(egress.status)} cannot be stopped"
-            )
+            raise TwirpFailure("failed_precondition", f"egress with status {ES.Name(egress.status)} cannot be stopped")
         egress.status = ES.EGRESS_ENDING
         answer = egress.info()
         egress.status, egress.ended_at = ES.EGRESS_COMPLETE, time.time_ns()
@@ -247,7 +247,10 @@ class LiveKitEmulator:
             "RoomService/DeleteRoom": (proto_room.DeleteRoomRequest, self.delete_room),
             "RoomService/ListParticipants": (proto_room.ListParticipantsRequest, self.list_participants),
             "RoomService/RemoveParticipant": (proto_room.RoomParticipantIdentity, self.remove_participant),
-            "Egress/StartRoomCompositeEgress": (proto_egress.RoomCompositeEgressRequest, self.start_room_composite_egress),
+            "Egress/StartRoomCompositeEgress": (
+                proto_egress.RoomCompositeEgressRequest,
+                self.start_room_composite_egress,
+            ),
             "Egress/StopEgress": (proto_egress.StopEgressRequest, self.stop_egress),
             "Egress/ListEgress": (proto_egress.ListEgressRequest, self.list_egress),
         }

@@ -25,7 +25,11 @@ class Participant:
     joined_at: int = field(default_factory=lambda: int(time.time()))
 
     def info(self) -> proto_models.ParticipantInfo:
-        tracks = [proto_models.TrackInfo(sid=f"TR_{self.sid[3:]}", type=proto_models.TrackType.VIDEO)] if self.publishing else []
+        tracks = (
+            [proto_models.TrackInfo(sid=f"TR_{self.sid[3:]}", type=proto_models.TrackType.VIDEO)]
+            if self.publishing
+            else []
+        )
         return proto_models.ParticipantInfo(
             sid=self.sid, identity=self.identity, state=proto_models.ParticipantInfo.ACTIVE, tracks=tracks,
             is_publisher=self.publishing, joined_at=self.joined_at,
@@ -74,8 +78,10 @@ class Egress:
 
     def info(self) -> proto_egress.EgressInfo:
         failed = self.status == ES.EGRESS_FAILED
-        stream_status = proto_egress.StreamInfo.FAILED if failed else (
-            proto_egress.StreamInfo.ACTIVE if self.active else proto_egress.StreamInfo.FINISHED
+        stream_status = (
+            proto_egress.StreamInfo.FAILED
+            if failed
+            else (proto_egress.StreamInfo.ACTIVE if self.active else proto_egress.StreamInfo.FINISHED)
         )
         return proto_egress.EgressInfo(
             egress_id=self.egress_id, room_id=self.room_id, room_name=self.room_name, status=self.status,

@@ -132,11 +132,17 @@ class MuxEmulator:
     def _routes(self) -> list[Route]:
         one, targets = BASE + "/{id}", BASE + "/{id}/simulcast-targets"
         table: list[tuple[str, Callable[..., Awaitable[Response]], str]] = [
-            (BASE, self._create, "POST"), (BASE, self._list, "GET"),
-            (one, self._get, "GET"), (one, self._update, "PATCH"), (one, self._delete, "DELETE"),
-            (one + "/complete", self._complete, "PUT"), (one + "/reset-stream-key", self._reset_key, "POST"),
-            (one + "/enable", self._enable, "PUT"), (one + "/disable", self._disable, "PUT"),
-            (targets, self._add_target, "POST"), (targets + "/{tid}", self._get_target, "GET"),
+            (BASE, self._create, "POST"),
+            (BASE, self._list, "GET"),
+            (one, self._get, "GET"),
+            (one, self._update, "PATCH"),
+            (one, self._delete, "DELETE"),
+            (one + "/complete", self._complete, "PUT"),
+            (one + "/reset-stream-key", self._reset_key, "POST"),
+            (one + "/enable", self._enable, "PUT"),
+            (one + "/disable", self._disable, "PUT"),
+            (targets, self._add_target, "POST"),
+            (targets + "/{tid}", self._get_target, "GET"),
             (targets + "/{tid}", self._delete_target, "DELETE"),
             (one + "/playback-ids", self._add_playback_id, "POST"),
             (one + "/playback-ids/{pid}", self._get_playback_id, "GET"),
@@ -189,11 +195,19 @@ class MuxEmulator:
         body.pop("playback_policy", None)
         stream_id = mux_id()
         stream: dict[str, Any] = {
-            "id": stream_id, "created_at": str(int(time.time())), "stream_key": str(uuid.uuid4()),
-            "status": "idle", "playback_ids": [{"id": mux_id(), "policy": p} for p in policies],
-            "recent_asset_ids": [], "reconnect_window": 60, "latency_mode": "standard",
-            "max_continuous_duration": 43200, "srt_passphrase": secrets.token_urlsafe(16), "test": False,
-            **body, "simulcast_targets": [],
+            "id": stream_id,
+            "created_at": str(int(time.time())),
+            "stream_key": str(uuid.uuid4()),
+            "status": "idle",
+            "playback_ids": [{"id": mux_id(), "policy": p} for p in policies],
+            "recent_asset_ids": [],
+            "reconnect_window": 60,
+            "latency_mode": "standard",
+            "max_continuous_duration": 43200,
+            "srt_passphrase": secrets.token_urlsafe(16),
+            "test": False,
+            **body,
+            "simulcast_targets": [],
         }
         if stream["test"]:
             stream["max_continuous_duration"] = min(stream["max_continuous_duration"], 300)

@@ -34,7 +34,9 @@ async def send(url: str, token: str, stream_id: str, content: str) -> dict[str, 
     return (await gql_http(url, SEND, {"s": stream_id, "c": content}, token))["sendChatMessage"]
 
 
-async def mutate(url: str, token: str | None, field: str, signature: str, args: str, variables: dict[str, Any], selection: str = "") -> dict[str, Any]:
+async def mutate(
+    url: str, token: str | None, field: str, signature: str, args: str, variables: dict[str, Any], selection: str = ""
+) -> dict[str, Any]:
     """``mutation(<signature>) { <field>(<args>) { __typename <selection> <error fields> } }``; returns the field."""
     query = f"mutation({signature}) {{ {field}({args}) {{ __typename {selection} {ERROR_FIELDS} }} }}"
     return (await gql_http(url, query, variables, token))[field]
@@ -43,7 +45,9 @@ async def mutate(url: str, token: str | None, field: str, signature: str, args: 
 class ChatSubscriber:
     """``chatMessages`` over a real websocket; collects events (dicts) until stopped or the server ends it."""
 
-    def __init__(self, ws_url: str, stream_id: str, after: int | None = None, protocol: str = "graphql-transport-ws") -> None:
+    def __init__(
+        self, ws_url: str, stream_id: str, after: int | None = None, protocol: str = "graphql-transport-ws"
+    ) -> None:
         self.ws_url, self.stream_id, self.after, self.protocol = ws_url, stream_id, after, protocol
         self.events: list[dict[str, Any]] = []
         self.batches = 0

@@ -35,7 +35,9 @@ def _headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-async def gql_http(url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+async def gql_http(
+    url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+) -> dict[str, Any]:
     """Execute over HTTP, or over a websocket (``graphql-transport-ws``, which carries queries and mutations
     too) for a ``ws://`` URL; returns ``data``. GraphQL errors raise ``TransportQueryError``."""
     transport: Any
@@ -47,7 +49,9 @@ async def gql_http(url: str, query: str, variables: dict[str, Any] | None = None
         return await session.execute(GraphQLRequest(query, variable_values=variables))
 
 
-async def gql_http_errors(url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> list[dict[str, Any]]:
+async def gql_http_errors(
+    url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+) -> list[dict[str, Any]]:
     """Execute a request expected to fail; returns the GraphQL ``errors`` list."""
     try:
         await gql_http(url, query, variables, token)
@@ -58,7 +62,9 @@ async def gql_http_errors(url: str, query: str, variables: dict[str, Any] | None
 
 
 @asynccontextmanager
-async def ws_session(url: str, *, protocol: str = "graphql-transport-ws", token: str | None = None) -> AsyncIterator[Any]:
+async def ws_session(
+    url: str, *, protocol: str = "graphql-transport-ws", token: str | None = None
+) -> AsyncIterator[Any]:
     """A websocket session speaking ``graphql-transport-ws`` or the legacy ``graphql-ws`` protocol."""
     transport = WebsocketsTransport(url=url, headers=_headers(token), subprotocols=[protocol])
     async with Client(transport=transport) as session:

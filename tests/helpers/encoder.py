@@ -34,7 +34,16 @@ class Encoder:
     def command(self) -> list[str]:
         rate = ["-b:v", self.bitrate]
         if self.cbr:
-            rate += ["-minrate", self.bitrate, "-maxrate", self.bitrate, "-bufsize", self.bitrate, "-x264-params", "nal-hrd=cbr"]
+            rate += [
+                "-minrate",
+                self.bitrate,
+                "-maxrate",
+                self.bitrate,
+                "-bufsize",
+                self.bitrate,
+                "-x264-params",
+                "nal-hrd=cbr",
+            ]
         return [
             ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
             "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={self.fps}",

@@ -39,18 +39,33 @@ async def principal(name: str) -> Principal:
 def event(kind: str, room: str, **data: Any) -> ProviderEvent:
     """A ProviderEvent shaped like a verified LiveKit webhook, ``data`` in camelCase JSON."""
     event_id = f"EV_{uuid.uuid4().hex[:12]}"
-    body = {"event": kind, "id": event_id, "room": {"name": room}, "createdAt": str(int(datetime.now(UTC).timestamp())), **data}
-    return ProviderEvent(provider="livekit", event_id=event_id, type=kind, object_id=room, occurred_at=datetime.now(UTC), data=body)
+    body = {
+        "event": kind,
+        "id": event_id,
+        "room": {"name": room},
+        "createdAt": str(int(datetime.now(UTC).timestamp())),
+        **data,
+    }
+    return ProviderEvent(
+        provider="livekit", event_id=event_id, type=kind, object_id=room, occurred_at=datetime.now(UTC), data=body
+    )
 
 
 def publisher(identity: str, tracks: int = 1) -> dict[str, Any]:
-    return {"sid": f"PA_{identity}", "identity": identity, "state": "ACTIVE", "tracks": [{"sid": f"TR_{i}", "type": "VIDEO"} for i in range(tracks)]}
+    return {
+        "sid": f"PA_{identity}",
+        "identity": identity,
+        "state": "ACTIVE",
+        "tracks": [{"sid": f"TR_{i}", "type": "VIDEO"} for i in range(tracks)],
+    }
 
 
 def webhook(kind: str, room: str, *, participant: Any = None, egress: Any = None) -> ProviderEvent:
     """A ProviderEvent as the webhook verifier makes it: a ``livekit.WebhookEvent`` protobuf (participant and
     egress infos taken from the emulator's state) as a dict with proto field names."""
-    message = lk_api.WebhookEvent(event=kind, id=f"EV_{uuid.uuid4().hex[:12]}", created_at=int(datetime.now(UTC).timestamp()))
+    message = lk_api.WebhookEvent(
+        event=kind, id=f"EV_{uuid.uuid4().hex[:12]}", created_at=int(datetime.now(UTC).timestamp())
+    )
     message.room.name = room
     if participant is not None:
         message.participant.CopyFrom(participant.info())

@@ -57,7 +57,9 @@ async def status_of(stream_id: str) -> str:
 
 
 def sequence(mux_id: str) -> list[dict]:
-    return [mux_event(f"video.live_stream.{kind}", mux_id, at=T0 + timedelta(seconds=i)) for i, kind in enumerate(SEQUENCE)]
+    return [
+        mux_event(f"video.live_stream.{kind}", mux_id, at=T0 + timedelta(seconds=i)) for i, kind in enumerate(SEQUENCE)
+    ]
 
 
 async def settled(stream_id: str, count: int) -> list:

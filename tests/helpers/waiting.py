@@ -10,7 +10,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T] | T], *, timeout: float = 20, interval: float = 0.1, what: str = "") -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T] | T], *, timeout: float = 20, interval: float = 0.1, what: str = ""
+) -> T:
     """Return the first truthy result of ``check()``; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: T | None = None

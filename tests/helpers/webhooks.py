@@ -21,15 +21,22 @@ from livecast.providers.mux.webhook import mux_signature
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def mux_event(kind: str, live_stream_id: str, *, at: datetime, event_id: str | None = None, data: dict[str, Any] | None = None) -> dict[str, Any]:
+def mux_event(
+    kind: str, live_stream_id: str, *, at: datetime, event_id: str | None = None, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A Mux webhook body (Mux docs, "Webhook reference"): type, id, created_at, object, data, environment."""
     is_asset = kind.startswith("video.asset.")
-    body_data = data if data is not None else {"id": live_stream_id, "status": kind.rsplit(".", 1)[-1], "stream_key": "sk"}
+    body_data = (
+        data if data is not None else {"id": live_stream_id, "status": kind.rsplit(".", 1)[-1], "stream_key": "sk"}
+    )
     return {
         "type": kind,
         "id": event_id or str(uuid.uuid4()),
         "created_at": at.isoformat().replace("+00:00", "Z"),
-        "object": {"type": "asset" if is_asset else "live_stream", "id": body_data.get("id") if is_asset else live_stream_id},
+        "object": {
+            "type": "asset" if is_asset else "live_stream",
+            "id": body_data.get("id") if is_asset else live_stream_id,
+        },
         "data": body_data,
         "environment": {"name": "Production", "id": "env-test"},
         "attempts": [],
@@ -39,7 +46,9 @@ def mux_event(kind: str, live_stream_id: str, *, at: datetime, event_id: str | N
     }
 
 
-def mux_delivery(payload: dict[str, Any] | bytes, secret: str, *, timestamp: int | None = None, extra_v1: tuple[str, ...] = ()) -> tuple[bytes, dict[str, str]]:
+def mux_delivery(
+    payload: dict[str, Any] | bytes, secret: str, *, timestamp: int | None = None, extra_v1: tuple[str, ...] = ()
+) -> tuple[bytes, dict[str, str]]:
     """Body and headers of a delivery signed like Mux: ``mux-signature: t=<ts>,v1=<hex>``."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     t = int(time.time()) if timestamp is None else timestamp
@@ -47,7 +56,9 @@ def mux_delivery(payload: dict[str, Any] | bytes, secret: str, *, timestamp: int
     return body, {"mux-signature": f"t={t},{v1}", "content-type": "application/json"}
 
 
-def livekit_delivery(event: LiveKitEvent, *, api_key: str, api_secret: str, ttl: timedelta = timedelta(minutes=5)) -> tuple[bytes, dict[str, str]]:
+def livekit_delivery(
+    event: LiveKitEvent, *, api_key: str, api_secret: str, ttl: timedelta = timedelta(minutes=5)
+) -> tuple[bytes, dict[str, str]]:
     """Body and headers of a delivery signed like the LiveKit server (protojson body, JWT with its sha256)."""
     body = MessageToJson(event).encode()
     digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
@@ -55,7 +66,9 @@ def livekit_delivery(event: LiveKitEvent, *, api_key: str, api_secret: str, ttl:
     return body, {"Authorization": token, "content-type": "application/webhook+json"}
 
 
-async def post(base_url: str, provider: str, body: bytes, headers: dict[str, str], client: httpx.AsyncClient | None = None) -> httpx.Response:
+async def post(
+    base_url: str, provider: str, body: bytes, headers: dict[str, str], client: httpx.AsyncClient | None = None
+) -> httpx.Response:
     url = f"{base_url}/webhooks/{provider}"
     if client is not None:
         return await client.post(url, content=body, headers=headers)

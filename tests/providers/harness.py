@@ -19,7 +19,9 @@ from livecast.settings import Settings
 ADAPTERS = ["local", "memory", "mux", "livekit"]
 REMOTE_ADAPTERS = ["memory", "mux", "livekit"]
 """Adapters that call something which can be down (memory: by fault injection)."""
-FEATURES = frozenset({"reset_key", "enable", "sign", "simulcast", "hls", "registry", "complete_disconnects", "recording"})
+FEATURES = frozenset(
+    {"reset_key", "enable", "sign", "simulcast", "hls", "registry", "complete_disconnects", "recording"}
+)
 TTL = 600
 """Seconds of the playback tokens signed in the contract."""
 
@@ -138,7 +140,10 @@ async def harness_for(name: str, settings: Settings) -> AsyncIterator[Harness]:
             def mux_stream_settings(ref: StreamRef) -> dict[str, Any]:  # the live stream as Mux returns it
                 kept = emulator.live_streams[ref.provider_stream_id]
                 return settings_of(
-                    kept["meta"]["title"], kept["latency_mode"], kept["reconnect_window"], kept["max_continuous_duration"]
+                    kept["meta"]["title"],
+                    kept["latency_mode"],
+                    kept["reconnect_window"],
+                    kept["max_continuous_duration"],
                 )
 
             yield Harness(ProviderRegistry(configured).get("mux"), FEATURES, ("rtmp", "rtmps"), verify_mux,

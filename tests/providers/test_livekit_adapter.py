@@ -81,9 +81,17 @@ async def test_unsupported_operations(provider: LiveKitProvider) -> None:
 async def test_tokens_carry_the_right_grants(provider: LiveKitProvider, livekit_emulator: LiveKitEmulator) -> None:
     before = time.time()
     publish = provider.publish_token("room-1", "user-1", name="Alice")
-    claims = jwt.decode(publish.token, livekit_emulator.api_secret, algorithms=["HS256"], issuer=livekit_emulator.api_key)
+    claims = jwt.decode(
+        publish.token, livekit_emulator.api_secret, algorithms=["HS256"], issuer=livekit_emulator.api_key
+    )
     assert claims["sub"] == "user-1" and claims["name"] == "Alice"
-    assert claims["video"] == {"roomJoin": True, "room": "room-1", "canPublish": True, "canSubscribe": True, "canPublishData": True}
+    assert claims["video"] == {
+        "roomJoin": True,
+        "room": "room-1",
+        "canPublish": True,
+        "canSubscribe": True,
+        "canPublishData": True,
+    }
     assert abs(claims["exp"] - (before + provider._settings.livekit_token_ttl_seconds)) < 5
     assert publish.url.startswith("ws://127.0.0.1:") and publish.can_publish
     view = provider.subscribe_token("room-1", "anon-1")
@@ -129,7 +137,9 @@ async def test_egress_to_several_rtmp_urls(provider: LiveKitProvider, livekit_em
         await provider.start_egress(room, urls)
 
 
-async def test_egress_layout_and_extra_outputs_come_from_validated_settings(settings: Settings, livekit_emulator: LiveKitEmulator) -> None:
+async def test_egress_layout_and_extra_outputs_come_from_validated_settings(
+    settings: Settings, livekit_emulator: LiveKitEmulator
+) -> None:
     extra = ["rtmp://standby.example.com/live/{stream_key}"]
     fields = {**livekit_settings(settings, livekit_emulator).model_dump(), "livekit_egress_layout": "grid-light"}
     configured = Settings.model_validate({**fields, "livekit_egress_extra_urls": extra})  # validated, as from the env
@@ -146,12 +156,18 @@ async def test_egress_layout_and_extra_outputs_come_from_validated_settings(sett
     for wrong in ("gallery", "Speaker", "grid-blue", "speaker-light-dark", ""):
         with pytest.raises(ValueError, match="livekit_egress_layout"):
             Settings(livekit_egress_layout=wrong)
-    for wrong, why in (("http://x/{stream_key}", "rtmp"), ("rtmp://x/{key}", "placeholders"), ("rtmp://x/{", "placeholders")):
+    for wrong, why in (
+        ("http://x/{stream_key}", "rtmp"),
+        ("rtmp://x/{key}", "placeholders"),
+        ("rtmp://x/{", "placeholders"),
+    ):
         with pytest.raises(ValueError, match=why):
             Settings(livekit_egress_extra_urls=[wrong])
 
 
-async def test_outage_and_missing_configuration(settings: Settings, provider: LiveKitProvider, livekit_emulator: LiveKitEmulator) -> None:
+async def test_outage_and_missing_configuration(
+    settings: Settings, provider: LiveKitProvider, livekit_emulator: LiveKitEmulator
+) -> None:
     livekit_emulator.available = False
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable, match="unavailable"):
@@ -165,7 +181,9 @@ async def test_outage_and_missing_configuration(settings: Settings, provider: Li
         bare.publish_token("r", "u")
     with pytest.raises(WebhookRejected):
         bare.verify_webhook(b"{}", {})
-    unreachable = LiveKitProvider(livekit_settings(settings, livekit_emulator, livekit_url="http://127.0.0.1:9", provider_retry_attempts=1))
+    unreachable = LiveKitProvider(
+        livekit_settings(settings, livekit_emulator, livekit_url="http://127.0.0.1:9", provider_retry_attempts=1)
+    )
     with pytest.raises(ProviderUnavailable, match="unreachable"):
         await unreachable.create_stream(SPEC)
 
@@ -179,7 +197,9 @@ async def test_wrong_secret_is_rejected(settings: Settings, livekit_emulator: Li
     assert livekit_emulator.rooms == {}
 
 
-def _token(livekit_emulator: LiveKitEmulator, video: dict[str, object], *, secret: str | None = None, **claims: object) -> str:
+def _token(
+    livekit_emulator: LiveKitEmulator, video: dict[str, object], *, secret: str | None = None, **claims: object
+) -> str:
     body = {"iss": livekit_emulator.api_key, "sub": "", "exp": int(time.time()) + 60, "video": video, **claims}
     return jwt.encode(body, secret or livekit_emulator.api_secret, algorithm="HS256")
 
@@ -188,7 +208,10 @@ async def test_emulator_checks_tokens_grants_and_bodies(livekit_emulator: LiveKi
     base = f"{livekit_emulator.url}/twirp/livekit.RoomService"
     create = {"roomCreate": True}
     async with httpx.AsyncClient() as http:
-        async def post(method: str, body: object, token: str | None, content_type: str = "application/json") -> httpx.Response:
+
+        async def post(
+            method: str, body: object, token: str | None, content_type: str = "application/json"
+        ) -> httpx.Response:
             headers = {"content-type": content_type, **({"authorization": f"Bearer {token}"} if token else {})}
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
             return await http.post(f"{base}/{method}", content=data, headers=headers)
@@ -197,21 +220,53 @@ async def test_emulator_checks_tokens_grants_and_bodies(livekit_emulator: LiveKi
         assert ok.status_code == 200 and ok.json()["name"] == "r1"
         cases = [
             (await post("CreateRoom", {"name": "r2"}, None), 401, "unauthenticated"),
-            (await post("CreateRoom", {"name": "r2"}, _token(livekit_emulator, {"roomList": True})), 401, "unauthenticated"),
-            (await post("CreateRoom", {"name": "r2"}, _token(livekit_emulator, create, secret="y" * 40)), 401, "unauthenticated"),
-            (await post("CreateRoom", {"name": "r2"}, _token(livekit_emulator, create, exp=int(time.time()) - 120)), 401, "unauthenticated"),
-            (await post("CreateRoom", {"name": "r2"}, _token(livekit_emulator, create, iss="other-key")), 401, "unauthenticated"),
+            (
+                await post("CreateRoom", {"name": "r2"}, _token(livekit_emulator, {"roomList": True})),
+                401,
+                "unauthenticated",
+            ),
+            (
+                await post("CreateRoom", {"name": "r2"}, _token(livekit_emulator, create, secret="y" * 40)),
+                401,
+                "unauthenticated",
+            ),
+            (
+                await post("CreateRoom", {"name": "r2"}, _token(livekit_emulator, create, exp=int(time.time()) - 120)),
+                401,
+                "unauthenticated",
+            ),
+            (
+                await post("CreateRoom", {"name": "r2"}, _token(livekit_emulator, create, iss="other-key")),
+                401,
+                "unauthenticated",
+            ),
             (await post("CreateRoom", {"name": ""}, _token(livekit_emulator, create)), 400, "invalid_argument"),
             (await post("CreateRoom", {"nmae": "r2"}, _token(livekit_emulator, create)), 400, "malformed"),
-            (await post("CreateRoom", b"\xff\xff\xff", _token(livekit_emulator, create), "application/protobuf"), 400, "malformed"),
-            (await post("CreateRoom", {"name": "r2"}, _token(livekit_emulator, create), "text/plain"), 404, "bad_route"),
+            (
+                await post("CreateRoom", b"\xff\xff\xff", _token(livekit_emulator, create), "application/protobuf"),
+                400,
+                "malformed",
+            ),
+            (
+                await post("CreateRoom", {"name": "r2"}, _token(livekit_emulator, create), "text/plain"),
+                404,
+                "bad_route",
+            ),
             (await post("NoSuchMethod", {}, _token(livekit_emulator, create)), 404, "bad_route"),
-            (await post("ListParticipants", {"room": "r1"}, _token(livekit_emulator, {"roomAdmin": True, "room": "other"})), 401, "unauthenticated"),
+            (
+                await post(
+                    "ListParticipants", {"room": "r1"}, _token(livekit_emulator, {"roomAdmin": True, "room": "other"})
+                ),
+                401,
+                "unauthenticated",
+            ),
             (await post("DeleteRoom", {"room": "nope"}, _token(livekit_emulator, create)), 404, "not_found"),
         ]
         for response, status, code in cases:
             assert (response.status_code, response.json()["code"]) == (status, code), response.text
-        listed = await post("ListParticipants", {"room": "r1"}, _token(livekit_emulator, {"roomAdmin": True, "room": "r1"}))
+        listed = await post(
+            "ListParticipants", {"room": "r1"}, _token(livekit_emulator, {"roomAdmin": True, "room": "r1"})
+        )
         assert listed.status_code == 200 and listed.json() == {}
     assert list(livekit_emulator.rooms) == ["r1"]
     assert livekit_emulator.calls == ["RoomService/CreateRoom", "RoomService/ListParticipants"]

@@ -89,7 +89,9 @@ async def test_playback_urls_and_tokens(settings: Settings) -> None:
     with pytest.raises(tokens.InvalidPlaybackToken):  # not a token the local /hls/ route accepts
         tokens.verify(signed.token, key=settings.signing_key, playback_id="pb123")
     assert provider.playback(ref, signed.token).hls_url == f"{memory_module.STREAM_URL}/pb123.m3u8?token={signed.token}"
-    assert provider.playback(_ref("mem_x", "key", "pb123"), "ignored").hls_url == f"{memory_module.STREAM_URL}/pb123.m3u8"
+    assert (
+        provider.playback(_ref("mem_x", "key", "pb123"), "ignored").hls_url == f"{memory_module.STREAM_URL}/pb123.m3u8"
+    )
     with pytest.raises(ProviderRejected):
         provider.sign_playback(ref, ttl_seconds=0)
     assert "streamid=key" in (provider.ingest_endpoints(ref).srt_url or "")

@@ -96,7 +96,11 @@ async def test_update_patches_the_stream(mux: MuxProvider, mux_emulator: MuxEmul
     ref = await created(mux)
     assert await mux.update_stream(ref, StreamSpec("New", "REDUCED", "SIGNED", 30, 7200, True)) is None
     stream = mux_emulator.live_streams[ref.provider_stream_id]
-    assert (stream["latency_mode"], stream["reconnect_window"], stream["max_continuous_duration"]) == ("reduced", 30, 7200)
+    assert (stream["latency_mode"], stream["reconnect_window"], stream["max_continuous_duration"]) == (
+        "reduced",
+        30,
+        7200,
+    )
     assert mux_emulator.requests[-1][:2] == ("PATCH", f"/video/v1/live-streams/{ref.provider_stream_id}")
     assert stream["playback_ids"] == [{"id": ref.playback_id, "policy": "signed"}], "same policy: same playback id"
 

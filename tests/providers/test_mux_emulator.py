@@ -37,7 +37,14 @@ async def test_basic_auth_is_required(mux_emulator: MuxEmulator) -> None:
 
 
 async def test_create_get_list_and_not_found(http: httpx.AsyncClient, mux_emulator: MuxEmulator) -> None:
-    r = await http.post(BASE, json={"playback_policy": "public", "latency_mode": "reduced", "new_asset_settings": {"playback_policy": ["public"]}})
+    r = await http.post(
+        BASE,
+        json={
+            "playback_policy": "public",
+            "latency_mode": "reduced",
+            "new_asset_settings": {"playback_policy": ["public"]},
+        },
+    )
     assert r.status_code == 201
     data = r.json()["data"]
     assert data["status"] == "idle" and data["latency_mode"] == "reduced" and data["reconnect_window"] == 60
@@ -68,7 +75,9 @@ async def test_create_get_list_and_not_found(http: httpx.AsyncClient, mux_emulat
         (["playback_policy"], "the request body must be a JSON object"),
     ],
 )
-async def test_malformed_creates_are_refused(http: httpx.AsyncClient, mux_emulator: MuxEmulator, body: Any, message: str) -> None:
+async def test_malformed_creates_are_refused(
+    http: httpx.AsyncClient, mux_emulator: MuxEmulator, body: Any, message: str
+) -> None:
     messages = invalid(await http.post(BASE, json=body))
     assert any(m.startswith(message) for m in messages), messages
     assert mux_emulator.live_streams == {}

@@ -98,11 +98,13 @@ async def test_srt_passphrase_is_stored_and_served_after_a_restart(
     assert not [r for r in caplog.records if r.levelno >= logging.INFO and passphrase in r.getMessage()]
 
 
-async def test_policy_change_gives_a_new_playback_id_and_deletes_the_old(server: Server, mux_emulator: MuxEmulator) -> None:
+async def test_policy_change_gives_a_new_playback_id_and_deletes_the_old(
+    server: Server, mux_emulator: MuxEmulator
+) -> None:
     token = await server.token("alice")
     created = await create_stream(server.graphql_http, token, provider="mux", playbackPolicy="PUBLIC")
     sid = created["id"]
-    (mux_id, mux_stream), = mux_emulator.live_streams.items()
+    ((mux_id, mux_stream),) = mux_emulator.live_streams.items()
     [old] = mux_stream["playback_ids"]
     assert created["playback"]["hlsUrl"] == f"https://stream.mux.com/{old['id']}.m3u8"
     asked = len(mux_emulator.requests)
@@ -117,7 +119,9 @@ async def test_policy_change_gives_a_new_playback_id_and_deletes_the_old(server:
         ("POST", playback_ids), ("DELETE", f"{playback_ids}/{old['id']}"),
     ]  # fmt: skip
     assert mux_emulator.requests[asked + 2][2] == {"policy": "signed"}
-    async with httpx.AsyncClient(base_url=mux_emulator.url, auth=(mux_emulator.token_id, mux_emulator.token_secret)) as http:
+    async with httpx.AsyncClient(
+        base_url=mux_emulator.url, auth=(mux_emulator.token_id, mux_emulator.token_secret)
+    ) as http:
         assert (await http.get(f"{playback_ids}/{old['id']}")).status_code == 404, "the old (public) id is gone"
         assert (await http.get(f"{playback_ids}/{new['id']}")).json()["data"] == new
 
@@ -180,7 +184,9 @@ async def test_domain_keeps_the_old_id_when_mux_fails(mux_emulator: MuxEmulator,
 
 
 async def test_emulator_validates_playback_id_requests(mux_emulator: MuxEmulator) -> None:
-    async with httpx.AsyncClient(base_url=mux_emulator.url, auth=(mux_emulator.token_id, mux_emulator.token_secret)) as http:
+    async with httpx.AsyncClient(
+        base_url=mux_emulator.url, auth=(mux_emulator.token_id, mux_emulator.token_secret)
+    ) as http:
         stream_id = (await http.post(BASE, json={"playback_policy": ["public"]})).json()["data"]["id"]
         ids = f"{BASE}/{stream_id}/playback-ids"
 

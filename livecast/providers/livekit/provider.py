@@ -170,7 +170,9 @@ class LiveKitProvider:
         grants = api.VideoGrants(
             room_join=True, room=room, can_publish=publish, can_subscribe=True, can_publish_data=publish
         )
-        token = api.AccessToken(key, secret).with_identity(identity).with_ttl(timedelta(seconds=ttl)).with_grants(grants)
+        token = (
+            api.AccessToken(key, secret).with_identity(identity).with_ttl(timedelta(seconds=ttl)).with_grants(grants)
+        )
         if name:
             token = token.with_name(name)
         expires = datetime.now(UTC) + timedelta(seconds=ttl)
@@ -190,9 +192,13 @@ class LiveKitProvider:
         if not rtmp_urls:
             raise ProviderRejected(NAME, "egress needs at least one RTMP URL")
         options = api.EncodingOptions(
-            width=s.livekit_egress_width, height=s.livekit_egress_height, framerate=30,
-            video_codec=api.VideoCodec.Value(s.livekit_egress_codec), video_bitrate=s.livekit_egress_video_bitrate // 1000,
-            audio_codec=api.AudioCodec.AAC, audio_bitrate=s.livekit_egress_audio_bitrate // 1000,
+            width=s.livekit_egress_width,
+            height=s.livekit_egress_height,
+            framerate=30,
+            video_codec=api.VideoCodec.Value(s.livekit_egress_codec),
+            video_bitrate=s.livekit_egress_video_bitrate // 1000,
+            audio_codec=api.AudioCodec.AAC,
+            audio_bitrate=s.livekit_egress_audio_bitrate // 1000,
         )  # fmt: skip  - LiveKit bitrates are kbps
         request = api.RoomCompositeEgressRequest(
             room_name=room, layout=s.livekit_egress_layout, advanced=options,

@@ -68,7 +68,11 @@ class StreamSession:
     then tells the domain nothing about connects, first segments and disconnects (health samples still go)."""
 
     def __init__(
-        self, *, stream_id: str, out_dir: Path, make_pipeline: Callable[[Path], HlsPipeline],
+        self,
+        *,
+        stream_id: str,
+        out_dir: Path,
+        make_pipeline: Callable[[Path], HlsPipeline],
         drives_lifecycle: bool = True,
     ) -> None:
         self.stream_id = stream_id
@@ -186,7 +190,9 @@ class StreamSession:
             self._observe(observer, tag_type, timestamp, payload)
         if tag_type == TAG_VIDEO and len(payload) > 1 and payload[1] == AVC_SEQUENCE_HEADER and payload[0] & 0x0F == 7:
             self._config[TAG_VIDEO] = payload
-        elif tag_type == TAG_AUDIO and len(payload) > 1 and payload[0] >> 4 == AAC and payload[1] == AAC_SEQUENCE_HEADER:
+        elif (
+            tag_type == TAG_AUDIO and len(payload) > 1 and payload[0] >> 4 == AAC and payload[1] == AAC_SEQUENCE_HEADER
+        ):
             self._config[TAG_AUDIO] = payload
         elif tag_type == TAG_SCRIPT:
             self._metadata = payload

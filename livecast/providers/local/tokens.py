@@ -29,8 +29,9 @@ class InvalidPlaybackToken(Exception):
         self.reason = reason
 
 
-def sign(*, key: str, playback_id: str, ttl_seconds: int, audience: str = HLS_AUDIENCE,
-         now: datetime | None = None) -> PlaybackToken:
+def sign(
+    *, key: str, playback_id: str, ttl_seconds: int, audience: str = HLS_AUDIENCE, now: datetime | None = None
+) -> PlaybackToken:
     """A token for ``playback_id`` valid ``ttl_seconds`` (> 0) from ``now`` (UTC; default: the clock)."""
     if ttl_seconds <= 0:
         raise ValueError("ttl_seconds must be positive")
