@@ -22,6 +22,7 @@ from livecast.domain.community import check_chat_mode
 from livecast.domain.deps import Deps
 from livecast.domain.errors import Banned, Forbidden, InvalidState, NotFound, SlowMode, ValidationFailed
 from livecast.domain.events import CHAT, ChatMessageDeleted, ChatMessagePinned, ChatMessagePosted, stream_channel
+from livecast.domain.ids import is_uuid
 from livecast.domain.models import Stream, User
 from livecast.domain.ratelimit import CHAT as CHAT_LIMIT
 from livecast.domain.users import get_user
@@ -148,10 +149,7 @@ async def send_message(*, deps: Deps, actor: Principal | None, stream_id: str, c
 
 
 async def _message(message_id: str) -> ChatMessage:
-    try:
-        found = await ChatMessage.get_or_none(id=message_id)
-    except ValueError:
-        found = None
+    found = await ChatMessage.get_or_none(id=message_id) if is_uuid(message_id) else None
     if found is None:
         raise NotFound(f"chat message {message_id} does not exist")
     return found

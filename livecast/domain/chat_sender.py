@@ -20,6 +20,7 @@ from typing import Any
 from tortoise import connections
 
 from livecast.domain.chat_models import ChatBan, ChatRoom
+from livecast.domain.ids import is_uuid
 from livecast.domain.models import Stream, StreamStatus
 
 _SQL = """SELECT u.id AS user_key, s.status AS status, s.chat_enabled AS chat_enabled, s.owner_id AS owner_id,
@@ -75,17 +76,9 @@ def _value(model: Any, field: str, raw: Any) -> Any:
     return model._meta.fields_map[field].to_python_value(raw)
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 def answers(stream_id: str, user_id: str) -> bool:
     """Whether :func:`read` can answer (SQLite or PostgreSQL, well-formed ids); otherwise use the ORM."""
-    return connections.get("default").capabilities.dialect in _QUERIES and _is_uuid(stream_id) and _is_uuid(user_id)
+    return connections.get("default").capabilities.dialect in _QUERIES and is_uuid(stream_id) and is_uuid(user_id)
 
 
 def _state(row: dict[str, Any], stream_id: str, user_id: str) -> SenderState:

@@ -20,7 +20,6 @@ A stream first seen inside the ``STARTING`` window (created late, or no worker r
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +28,7 @@ from livecast.domain import lifecycle
 from livecast.domain.deps import Deps
 from livecast.domain.errors import InvalidState
 from livecast.domain.events import SCHEDULE, StreamReminder, owner_channel, stream_channel
+from livecast.domain.ids import is_uuid
 from livecast.domain.models import ReminderKind, Stream, StreamStatus
 
 NOT_STARTED = "not started within the grace period"
@@ -103,7 +103,7 @@ async def send_reminder(
     Returns the event, or ``None`` when there is nothing to send: already sent (by this or another worker),
     not due (yet or any more), not ``SCHEDULED``, or no such stream. Never raises for those.
     """
-    if not _is_uuid(stream_id):
+    if not is_uuid(stream_id):
         return None
     now = now or datetime.now(UTC)
     marker = REMINDED_AT[kind]
@@ -134,7 +134,7 @@ async def cancel_if_not_started(
     Returns the cancelled stream, or ``None`` when there is nothing to do: no such stream, not ``SCHEDULED``
     (started, or cancelled by someone else first), not scheduled, or still inside the grace period.
     """
-    if not _is_uuid(stream_id):
+    if not is_uuid(stream_id):
         return None
     now = now or datetime.now(UTC)
     stream = await Stream.get_or_none(id=stream_id)
@@ -152,11 +152,3 @@ async def cancel_if_not_started(
         )
     except InvalidState:  # an encoder connected, or the owner cancelled, in between
         return None
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True

@@ -29,6 +29,7 @@ from livecast.domain.errors import (
     ValidationFailed,
     provider_failure,
 )
+from livecast.domain.ids import is_uuid
 from livecast.domain.models import LatencyMode, PlaybackPolicy, Stream, StreamStatus
 from livecast.domain.validation import StreamFields, validate_fields
 from livecast.providers.base import IngestEndpoints, PlaybackInfo, ProviderError, StreamRef, StreamSpec
@@ -70,11 +71,7 @@ def can_manage(actor: Principal | None, stream: Stream) -> bool:
 
 async def get_stream(stream_id: str) -> Stream | None:
     """The stream with this id, or ``None`` (also for a malformed id)."""
-    try:
-        uuid.UUID(str(stream_id))
-    except ValueError:
-        return None
-    return await Stream.get_or_none(id=stream_id)
+    return await Stream.get_or_none(id=stream_id) if is_uuid(stream_id) else None
 
 
 async def existing_stream(stream_id: str) -> Stream:
