@@ -49,7 +49,9 @@ async def test_malformed_ids_never_cause_unexpected_errors(target: Target) -> No
     async with target.attack(requests=len(documents) * len(BAD_IDS)):
         for kind, call in documents:
             for bad in BAD_IDS:
-                status, body = await target.graphql(f"{kind}($id: ID!) {{ {call} }}", {"id": bad.strip('"')}, token=token)
+                status, body = await target.graphql(
+                    f"{kind}($id: ID!) {{ {call} }}", {"id": bad.strip('"')}, token=token
+                )
                 codes = graphql_codes(body) if isinstance(body, dict) else ["no JSON"]
                 if status >= 500 or None in codes or "INTERNAL_SERVER_ERROR" in codes:
                     problems.append((call, bad, status, body))
