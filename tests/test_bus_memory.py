@@ -31,6 +31,9 @@ WARMUP = 1_000
 CYCLES = 10_000
 BOUND = 512 * 1024
 """Bytes of growth allowed over ``CYCLES`` (≈ 52 bytes per cycle): allocator and interpreter noise only."""
+_snapshot: tracemalloc.Snapshot | None = None
+_growth_sites = ""
+"""The allocation sites that grew most during the last measurement (tracemalloc), for the failure message."""
 STATUS_SUBSCRIPTION = "subscription($id: ID!) { streamStatusChanged(streamId: $id) { id status title } }"
 
 
@@ -55,6 +58,8 @@ async def measure(cycle: Callable[[int], Awaitable[None]]) -> tuple[int, int, fl
         for i in range(WARMUP):
             await cycle(i)
         gc.collect()
+        global _snapshot
+        _snapshot = tracemalloc.take_snapshot()
         before, rss_before, t0 = tracemalloc.get_traced_memory()[0], rss(), time.monotonic()
         for i in range(WARMUP, WARMUP + CYCLES):
             await cycle(i)
@@ -62,6 +67,9 @@ async def measure(cycle: Callable[[int], Awaitable[None]]) -> tuple[int, int, fl
         gc.collect()
         await asyncio.sleep(0)
         gc.collect()
+        global _growth_sites
+        after = tracemalloc.take_snapshot().compare_to(_snapshot, "lineno")
+        _growth_sites = "\n".join(str(stat) for stat in after[:8])
         return tracemalloc.get_traced_memory()[0] - before, rss() - rss_before, elapsed
     finally:
         if started_here:
@@ -81,7 +89,7 @@ async def until(check: Callable[[], bool], what: str, timeout: float = 5.0) -> N
 def report(growth: int, rss_growth: int, elapsed: float) -> str:
     return (
         f"traced memory grew {growth / 1024:.1f} KiB ({growth / CYCLES:.1f} B/cycle, bound {BOUND // 1024} KiB) over "
-        f"{CYCLES} cycles in {elapsed:.1f} s; RSS grew {rss_growth / 1024:.0f} KiB"
+        f"{CYCLES} cycles in {elapsed:.1f} s; RSS grew {rss_growth / 1024:.0f} KiB; where it grew most:\n{_growth_sites}"
     )
 
 
