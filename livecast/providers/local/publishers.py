@@ -37,7 +37,7 @@ class Publisher:
     ``began``: the session's media was handed to it (its pipeline started, the reconnect timer cancelled);
     ``started``: it was told ``NetStream.Publish.Start``; ``superseded``: a newer publisher took over (its
     connection is dropped; the newer one ends its pipeline); ``unpublished``: it sent ``FCUnpublish``,
-    ``deleteStream`` or ``closeStream`` (a clean stop)."""
+    ``deleteStream`` or ``closeStream`` (a clean stop); ``gone``: its connection has ended."""
 
     writer: asyncio.StreamWriter
     task: asyncio.Task[None] | None
@@ -46,6 +46,7 @@ class Publisher:
     started: bool = False
     superseded: bool = False
     unpublished: bool = False
+    gone: bool = False
 
     def close(self) -> None:
         """Drop the connection at once (``abort``: a half-open peer would hold a graceful close)."""

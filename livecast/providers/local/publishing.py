@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from livecast.providers.local.hooks import AdoptedStream, IngestHooks, PublishGrant, PublishRefused
+from livecast.providers.local.hooks import AdoptedStream, IngestHooks, PublishGrant
 from livecast.providers.local.pipeline import HlsPipeline
 from livecast.providers.local.publishers import Publisher, claim, release
 from livecast.providers.local.session import StreamSession
@@ -54,6 +56,12 @@ class IngestStreams:
     def __init__(self, config: IngestConfig, hooks: IngestHooks) -> None:
         self.config, self.hooks = config, hooks
         self.sessions: dict[str, StreamSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def session(self, grant: PublishGrant) -> StreamSession:
         """The stream's session, created on its first publish (or adoption); kept until the stream ends."""
@@ -95,14 +103,19 @@ class IngestStreams:
         async with session.lock:
             victim = await claim(session, publisher, silence=c.takeover_silence, patience=c.takeover_patience)
             try:
-                if victim is not None:
-                    await self._take_over(session, victim)
                 if session.drives_lifecycle:
                     await self.hooks.connected(stream_id)
-            except PublishRefused:
-                release(session, publisher)
+            except BaseException:  # refused (or the database failed): the stream keeps what it had
+                if victim is not None:
+                    victim.superseded, session.publisher = False, victim
+                    if victim.gone:  # its connection ended meanwhile and left the stream to us: handle that now
+                        self._background(self.finish(session, victim))
+                else:
+                    release(session, publisher)
                 raise
-            publisher.began = True
+            publisher.began = True  # from here on, its end is the stream's publisher going away (finish)
+            if victim is not None:
+                await self._take_over(session, victim)
             if session.window_task is not None:
                 session.window_task.cancel()
                 session.window_task = None
@@ -132,6 +145,7 @@ class IngestStreams:
     async def finish(self, session: StreamSession, publisher: Publisher) -> None:
         """``publisher`` is gone (dropped, idle, stopped cleanly or refused): stop its ffmpeg and tell the domain;
         arm the reconnect timer, or end the stream."""
+        publisher.gone = True
         if publisher.superseded or session.publisher is not publisher:
             return  # refused, or taken over: the new publisher owns the stream
         stream_id = session.stream_id
@@ -197,6 +211,8 @@ class IngestStreams:
         """Shutting down: every session ends here (no ``EXT-X-ENDLIST``); returns the streams that had a
         publisher (their ffmpeg is stopped by :meth:`close_all`, after the connections are gone)."""
         publishing = [s.stream_id for s in self.sessions.values() if s.publisher is not None and s.drives_lifecycle]
+        for task in self._tasks:
+            task.cancel()
         for session in self.sessions.values():
             session.ending = True
             if session.window_task is not None:
