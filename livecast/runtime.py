@@ -9,9 +9,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from livecast.bus import create_bus
-from livecast.domain import db, encoder, lifecycle, streams
+from livecast.domain import db, encoder, lifecycle, reconnect, streams
 from livecast.domain.bus import EventBus, Gap
 from livecast.domain.client_limits import AddressLimit
 from livecast.domain.deps import Deps
@@ -23,7 +24,7 @@ from livecast.domain.monitoring import HealthMonitor
 from livecast.domain.playback_sessions import SessionSigner
 from livecast.domain.ratelimit import RateLimits
 from livecast.domain.viewers import BEACON_PATH, Viewers, create_store
-from livecast.providers.local.hooks import PublishGrant, PublishRefused
+from livecast.providers.local.hooks import AdoptedStream, PublishGrant, PublishRefused
 from livecast.providers.local.ingest import IngestConfig, RTMPIngest
 from livecast.providers.registry import ProviderRegistry
 from livecast.settings import ConfigurationError, Settings
@@ -35,12 +36,16 @@ logger = logging.getLogger(__name__)
 class DomainIngestHooks:
     """The ingest's questions answered by domain commands (the same ones mutations and webhooks use).
 
-    Health: each publish gets a :class:`HealthSampler` (windows in seconds); its samples go through one
-    :class:`HealthMonitor`, which raises and clears alerts with the hysteresis counts stored in the stream's
-    ``stream_health`` row (shared by every process that samples the stream; see :mod:`livecast.domain.monitoring`)."""
+    ``ingest_id`` names this ingest process on the streams it serves (``LIVECAST_INGEST_ID``; see
+    :mod:`livecast.domain.reconnect`). Health: each publish gets a :class:`HealthSampler` (windows in seconds);
+    its samples go through one :class:`HealthMonitor`, which raises and clears alerts with the hysteresis counts
+    stored in the stream's ``stream_health`` row (shared by every process that samples the stream; see
+    :mod:`livecast.domain.monitoring`)."""
 
-    def __init__(self, deps: Deps, *, health_window: float = 5.0, drift_window: float = 30.0) -> None:
-        self.deps = deps
+    def __init__(
+        self, deps: Deps, *, ingest_id: str = "ingest", health_window: float = 5.0, drift_window: float = 30.0
+    ) -> None:
+        self.deps, self.ingest_id = deps, ingest_id
         self.health = HealthMonitor(deps.bus)
         self.health_window, self.drift_window = health_window, drift_window
 
@@ -54,9 +59,19 @@ class DomainIngestHooks:
         stream_id, lifecycle_too = str(target.stream.id), target.drives_lifecycle
         return PublishGrant(stream_id=stream_id, playback_id=target.playback_id, drives_lifecycle=lifecycle_too)
 
+    async def adopt(self) -> list[AdoptedStream]:
+        now = datetime.now(UTC)
+        orphans = await reconnect.reconcile_ingest(deps=self.deps, ingest_id=self.ingest_id, now=now)
+        return [
+            AdoptedStream(
+                o.stream_id, o.playback_id, _seconds(o.reconnect_deadline, now) if o.reconnect_deadline else None
+            )
+            for o in orphans
+        ]
+
     async def connected(self, stream_id: str) -> None:
         try:
-            await encoder.encoder_connected(deps=self.deps, stream_id=stream_id)
+            await encoder.encoder_connected(deps=self.deps, stream_id=stream_id, ingest_id=self.ingest_id)
         except DomainError as e:
             raise PublishRefused(e.message) from e
 
@@ -66,19 +81,30 @@ class DomainIngestHooks:
         except InvalidState as e:
             logger.info("stream %s: media ready ignored (%s)", stream_id, e.message)
 
-    async def disconnected(self, stream_id: str) -> float:
+    async def disconnected(self, stream_id: str, *, unpublished: bool = False) -> float | None:
         try:
-            stream = await encoder.encoder_disconnected(deps=self.deps, stream_id=stream_id)
+            stream = await encoder.encoder_disconnected(
+                deps=self.deps, stream_id=stream_id, ingest_id=self.ingest_id, unpublished=unpublished
+            )
+        except encoder.ServedElsewhere as e:
+            logger.info("stream %s: disconnect ignored (%s)", stream_id, e.message)
+            return None
         except DomainError as e:
             logger.info("stream %s: disconnect ignored (%s)", stream_id, e.message)
             return 0
-        return stream.reconnect_window if stream.status is StreamStatus.RECONNECTING else 0
+        if stream.status is not StreamStatus.RECONNECTING or stream.reconnect_deadline is None:
+            return 0
+        return max(_seconds(stream.reconnect_deadline, datetime.now(UTC)), 0.001)
 
-    async def window_expired(self, stream_id: str) -> None:
+    async def window_expired(self, stream_id: str) -> bool:
         try:
             await encoder.reconnect_window_expired(deps=self.deps, stream_id=stream_id)
-        except DomainError as e:
+        except NotFound:
+            return True
+        except InvalidState as e:
             logger.info("stream %s: reconnect window expiry ignored (%s)", stream_id, e.message)
+            return e.current_status in {s.value for s in lifecycle.FINISHED}
+        return True
 
     def media_observer(self, stream_id: str) -> HealthSampler:
         return HealthSampler(window_seconds=self.health_window, drift_window_seconds=self.drift_window)
@@ -90,8 +116,13 @@ class DomainIngestHooks:
     async def publish_stopped(self, stream_id: str, *, stream_over: bool) -> None:
         if stream_over:
             await self.health.close_alerts(stream_id=stream_id)
+            await reconnect.release_ingest(stream_id=stream_id, ingest_id=self.ingest_id)
         else:
             self.health.forget(stream_id)
+
+
+def _seconds(deadline: datetime, now: datetime) -> float:
+    return (deadline - now).total_seconds()
 
 
 async def follow_ended_streams(bus: EventBus, ingest: RTMPIngest, ready: asyncio.Event) -> None:
@@ -171,6 +202,7 @@ async def running(settings: Settings, *, ingest: bool, workers: bool) -> AsyncIt
             settings.hls_dir.mkdir(parents=True, exist_ok=True)
             hooks = DomainIngestHooks(
                 runtime.deps,
+                ingest_id=settings.ingest_name,
                 health_window=settings.health_window_seconds,
                 drift_window=settings.health_drift_window_seconds,
             )

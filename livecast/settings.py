@@ -81,15 +81,22 @@ class Settings(BaseSettings, LimitSettings, ProviderSettings):
     """Segments kept in the rolling live playlist."""
     ingest_handshake_timeout: float = Field(10.0, gt=0)
     """Seconds an RTMP client has to complete the handshake and publish before it is dropped."""
-    ingest_idle_timeout: float = Field(15.0, gt=0)
-    """Seconds without any bytes from a publishing encoder before the connection is dropped."""
+    ingest_idle_timeout: float = Field(5.0, gt=0)
+    """Seconds without media (audio or video messages) from a publishing encoder before it is taken for gone: its
+    connection is dropped and the stream is ``RECONNECTING`` (a stalled or half-open encoder, e.g. after a network
+    blip, does not hold the stream for long; OBS reconnects after 2-10 s)."""
+    ingest_id: str | None = Field(None, min_length=1, max_length=128)
+    """Name of this ingest process, recorded on the streams it serves (default ``<hostname>:<rtmp_port>``). It must
+    stay the same across restarts (a restarted ingest reconciles the streams recorded with its name) and differ
+    between ingest processes sharing one database."""
     ingest_max_pending_per_address: int = Field(8, ge=1)
     """RTMP connections one client address (IPv6: one /64) may have open before publishing; more are closed at once.
     Behind a TCP proxy every encoder has the proxy's address: raise it to the encoders that may connect at once."""
     ingest_max_pending: int = Field(256, ge=1)
     """RTMP connections not publishing yet, from all clients together; more are closed at once."""
     lifecycle_check_seconds: float = Field(5.0, gt=0)
-    """Seconds between two runs of the job that ends streams past their max continuous duration."""
+    """Seconds between two runs of the jobs that end streams past their max continuous duration and streams whose
+    stored reconnect deadline has passed."""
 
     health_sample_seconds: float = Field(5.0, gt=0, le=300)
     """Seconds between two health samples of a publishing local stream (stored, published, checked for alerts)."""
@@ -198,6 +205,15 @@ class Settings(BaseSettings, LimitSettings, ProviderSettings):
         if self.rtmp_public_url:
             return self.rtmp_public_url.rstrip("/")
         return f"rtmp://{_client_host(self.host)}:{self.rtmp_port}/live"
+
+    @property
+    def ingest_name(self) -> str:
+        """``ingest_id``, or ``<hostname>:<rtmp_port>``."""
+        if self.ingest_id:
+            return self.ingest_id
+        import socket
+
+        return f"{socket.gethostname()}:{self.rtmp_port}"
 
     @property
     def hls_dir(self) -> Path:

@@ -45,7 +45,10 @@ def seg_number(uri: str) -> int:
 
 async def test_publish_reconnect_and_end(server: Server, encoders: list[Encoder], tmp_path: Path) -> None:
     token = await server.token("alice")
-    stream = await create_stream(server.graphql_http, token, title="End to end", reconnectWindow=6)
+    # ffmpeg ending normally stops cleanly (FCUnpublish): with endOnUnpublish off that waits the window too
+    stream = await create_stream(
+        server.graphql_http, token, title="End to end", reconnectWindow=6, endOnUnpublish=False
+    )
     ingest, hls_url = stream["ingest"], stream["playback"]["hlsUrl"]
     assert ingest["rtmpUrl"] == server.settings.rtmp_base_url
     bus = server.runtime.deps.bus

@@ -59,7 +59,7 @@ async def garbage_is_dropped(server: Server, payload: bytes, timeout: float) -> 
 
 async def test_garbage_duplicate_publisher_and_ffmpeg_crash(server: Server, encoders: list[Encoder]) -> None:
     token = await server.token("alice")
-    s = await create_stream(server.graphql_http, token, reconnectWindow=5)
+    s = await create_stream(server.graphql_http, token, reconnectWindow=5, endOnUnpublish=False)  # see the end
     url = f"{s['ingest']['rtmpUrl']}/{s['ingest']['streamKey']}"
     hls = s["playback"]["hlsUrl"]
     main = await Encoder(url, 16).start()
@@ -90,7 +90,7 @@ async def test_garbage_duplicate_publisher_and_ffmpeg_crash(server: Server, enco
     await eventually(lambda: _new_segment(hls, before), timeout=15, what="segments after restart")
     assert await status(s["id"]) is StreamStatus.LIVE
 
-    assert await main.wait() == 0, main.stderr
+    assert await main.wait() == 0, main.stderr  # a clean stop, which waits the window (endOnUnpublish off)
     await eventually(lambda: _is(status(s["id"]), StreamStatus.RECONNECTING), what="RECONNECTING")
     await eventually(lambda: _is(status(s["id"]), StreamStatus.ENDED), timeout=15, what="ENDED")
 

@@ -213,6 +213,31 @@ async def test_embedded_jobs_remind_cancel_and_end_on_time(settings: Settings) -
         assert [e.reason for e in statuses(events, overlong)][-1] == "max continuous duration reached"
 
 
+async def test_embedded_jobs_end_a_stream_past_its_stored_reconnect_deadline(settings: Settings) -> None:
+    """No ingest runs here (its timer is gone, as after a crash): only the job can end the stream."""
+    quick = settings.model_copy(update={"lifecycle_check_seconds": 0.5})
+    async with running(quick, ingest=False, workers=True) as runtime:
+        await _truncate()
+        deps, actor = runtime.deps, await owner()
+        async with collecting(deps.bus, [owner_channel(actor.user_id, STATUS)]) as events:
+            dropped, deadline = await reconnecting(deps, actor, deadline_in=timedelta(seconds=2))
+            waiting, _ = await reconnecting(deps, actor, deadline_in=timedelta(minutes=5))
+            await eventually(lambda: Stream.exists(id=dropped.id, status=S.ENDED), timeout=30, what="deadline job")
+        assert [(e.status, e.reason) for e in statuses(events, dropped)][-1] == ("ENDED", "reconnect window passed")
+        assert at(statuses(events, dropped)[-1].at) >= deadline, "never before the stored deadline"
+        assert (await Stream.get(id=waiting.id)).status is S.RECONNECTING
+
+
+async def reconnecting(deps: Deps, actor: Principal, *, deadline_in: timedelta) -> tuple[Stream, datetime]:
+    """A live stream whose encoder dropped, and its stored deadline, ``deadline_in`` from now."""
+    stream = await streams.create_stream(deps=deps, actor=actor, fields=StreamFields(title="dropped"))
+    await go_live(deps, stream)
+    await encoder.encoder_disconnected(deps=deps, stream_id=str(stream.id))
+    deadline = datetime.now(UTC) + deadline_in
+    await Stream.filter(id=stream.id).update(reconnect_deadline=deadline)
+    return stream, deadline
+
+
 async def runs_after(journal: Journal, after: float, task: str = schedule_jobs.CHECK) -> set[str]:
     """Task ids of ``task`` runs that ended after ``after`` (Unix seconds)."""
     return {r.task_id for r in await journal.runs() if r.task == task and r.at > after}
@@ -322,7 +347,9 @@ async def test_workers_remind_cancel_and_end_streams(workers: Workers, deps: Dep
         async with collecting(bus, channels, workers.redis) as events:
             await go_live(deps, overlong)  # no ingest process at all: only a worker can end it
             await Stream.filter(id=overlong.id).update(started_at=datetime.now(UTC) - timedelta(seconds=61))
+            dropped, _ = await reconnecting(deps, actor, deadline_in=timedelta(seconds=1))
             await eventually(lambda: Stream.exists(id=overlong.id, status=S.ENDED), timeout=60, what="max duration")
+            await eventually(lambda: Stream.exists(id=dropped.id, status=S.ENDED), timeout=60, what="deadline job")
             await eventually(lambda: Stream.exists(id=waiting.id, status=S.CANCELLED), timeout=60, what="auto-cancel")
             await eventually(lambda: len(reminders(events, waiting)) >= 2 and statuses(events, waiting), timeout=30)
             after = datetime.now(UTC).timestamp()
@@ -336,6 +363,7 @@ async def test_workers_remind_cancel_and_end_streams(workers: Workers, deps: Dep
             "ENDED",
             "max continuous duration reached",
         )
+        assert [(e.status, e.reason) for e in statuses(events, dropped)][-1] == ("ENDED", "reconnect window passed")
         row = await Stream.get(id=waiting.id)
         assert row.starts_soon_reminded_at is not None and row.starting_reminded_at is not None
     finally:

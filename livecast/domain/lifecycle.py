@@ -14,6 +14,7 @@ apply, and only then is ``StreamStatusChanged`` published.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from livecast.domain.bus import EventBus
@@ -43,12 +44,22 @@ def can_move(current: StreamStatus, to: StreamStatus) -> bool:
 
 
 async def transition(
-    *, bus: EventBus, stream_id: str, to: StreamStatus, reason: str, only_from: frozenset[StreamStatus] | None = None
+    *,
+    bus: EventBus,
+    stream_id: str,
+    to: StreamStatus,
+    reason: str,
+    only_from: frozenset[StreamStatus] | None = None,
+    when: Mapping[str, object] | None = None,
+    also: Mapping[str, object] | None = None,
 ) -> Stream:
     """Move a stream to ``to`` and publish ``StreamStatusChanged`` on its stream, owner and live channels.
 
     ``only_from`` narrows the allowed sources further (e.g. the reconnect timer only ends a stream that is
-    still ``RECONNECTING``). Raises ``NotFound`` or ``InvalidState``; returns the updated stream.
+    still ``RECONNECTING``). ``when`` adds conditions (Tortoise filters, e.g. ``reconnect_deadline__lte``) to the
+    conditional update, so they are checked atomically with the status; ``also`` sets more columns in the same
+    update. Leaving ``RECONNECTING`` clears ``reconnect_deadline``. Raises ``NotFound`` or ``InvalidState``
+    (also when a ``when`` condition does not hold); returns the updated stream.
     """
     stream = await Stream.get_or_none(id=stream_id)
     if stream is None:
@@ -62,11 +73,14 @@ async def transition(
         changes["started_at"] = now
     if to in (S.ENDED, S.CANCELLED) and stream.ended_at is None:
         changes["ended_at"] = now
-    updated = await Stream.filter(id=stream_id, status=current).update(**changes)
-    if not updated:  # somebody else moved it first: report what it is now
+    if to is not S.RECONNECTING and stream.reconnect_deadline is not None:
+        changes["reconnect_deadline"] = None
+    changes.update(also or {})
+    updated = await Stream.filter(id=stream_id, status=current, **(when or {})).update(**changes)
+    if not updated:  # somebody else moved it first (or a condition no longer holds): report what it is now
         fresh = await Stream.get(id=stream_id)
         raise InvalidState(
-            f"stream changed to {fresh.status.value} concurrently; it cannot move to {to.value}",
+            f"stream is {fresh.status.value} and cannot move to {to.value} now (changed concurrently)",
             current_status=fresh.status.value,
         )
     for name, value in changes.items():

@@ -93,6 +93,15 @@ class Stream(Model):
     max_continuous_duration = fields.IntField(default=12 * 3600)
     """Seconds after going live at which the stream is ended (Mux's max_continuous_duration)."""
     recording_enabled = fields.BooleanField(default=False)
+    end_on_unpublish = fields.BooleanField(default=True)
+    """Local streams: the encoder's clean stop (RTMP ``FCUnpublish``/``deleteStream``, OBS "Stop Streaming") ends the
+    stream at once; ``False``: it waits the reconnect window like a dropped connection (Mux's behaviour)."""
+    reconnect_deadline = fields.DatetimeField(null=True)
+    """While ``RECONNECTING`` (local streams): when the reconnect window ends. Stored so that a periodic job ends the
+    stream after it even if the ingest process restarted or died; ``None`` in every other status."""
+    ingest_id = fields.CharField(max_length=128, null=True)
+    """The local ingest process (``LIVECAST_INGEST_ID``) that serves the stream's publisher, or last served it; set
+    when a publish starts, cleared once that ingest has closed the playlist of the ended stream."""
     chat_enabled = fields.BooleanField(default=True)
     reactions_enabled = fields.BooleanField(default=True)
     scheduled_at = fields.DatetimeField(null=True)

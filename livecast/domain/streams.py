@@ -12,6 +12,7 @@ import binascii
 import contextlib
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -166,11 +167,17 @@ async def end_stream(*, deps: Deps, actor: Principal | None, stream_id: str) -> 
 
 
 async def finish(
-    *, deps: Deps, stream_id: str, reason: str, only_from: frozenset[StreamStatus] | None = None
+    *,
+    deps: Deps,
+    stream_id: str,
+    reason: str,
+    only_from: frozenset[StreamStatus] | None = None,
+    when: Mapping[str, object] | None = None,
 ) -> Stream:
-    """Move to ``ENDED`` (any trigger: person, ingest timer, worker) and tell the provider."""
+    """Move to ``ENDED`` (any trigger: person, ingest timer, worker) and tell the provider (``only_from`` and
+    ``when`` as in :func:`livecast.domain.lifecycle.transition`)."""
     stream = await lifecycle.transition(
-        bus=deps.bus, stream_id=stream_id, to=StreamStatus.ENDED, reason=reason, only_from=only_from
+        bus=deps.bus, stream_id=stream_id, to=StreamStatus.ENDED, reason=reason, only_from=only_from, when=when
     )
     try:
         provider, ref = _provider(deps, stream.provider), stream_ref(stream)

@@ -40,6 +40,7 @@ class StreamFields:
     reconnect_window: Any = UNSET
     max_continuous_duration: Any = UNSET
     recording_enabled: Any = UNSET
+    end_on_unpublish: Any = UNSET
     chat_enabled: Any = UNSET
     reactions_enabled: Any = UNSET
 

@@ -1,5 +1,5 @@
-"""Signed playback: the ``createPlaybackToken`` mutation and its ``PlaybackToken`` type; the ``PlaybackSession``
-type of ``Stream.playback.session`` (what playback beacons carry)."""
+"""Playback: the ``Playback`` type of ``Stream.playback`` (where players read a stream) and its ``PlaybackSession``
+(what playback beacons carry); signed playback's ``createPlaybackToken`` mutation and its ``PlaybackToken``."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from graphql import OperationType
 
 from livecast.domain.playback import IssuedToken
 from livecast.domain.playback_sessions import PlaybackSession as Session
 from livecast.resolvers import playback as resolve
 from livecast.schema.context import Info
+from livecast.schema.enums import PlaybackPolicy
 from livecast.schema.errors import NotFoundError, ProviderError, UnauthenticatedError, ValidationError
 from livecast.schema.results import as_result
 
@@ -47,6 +49,34 @@ class PlaybackSession:
     @classmethod
     def of(cls, session: Session) -> PlaybackSession:
         return cls(id=strawberry.ID(session.id), token=session.token, expires_at=session.expires_at)
+
+
+@strawberry.type(description="Where players read the stream.")
+class Playback:
+    hls_url: str = strawberry.field(
+        description="HLS playlist URL (RFC 8216), `.m3u8`. A SIGNED stream refuses it bare (HTTP 403): play "
+        "`createPlaybackToken`'s `hlsUrl` instead."
+    )
+    policy: PlaybackPolicy
+    beacon_url: str = strawberry.field(
+        description="POST playback beacons here every ~5 s while the player is open (JSON; see the README)."
+    )
+    fallback: str | None = strawberry.field(
+        default=None,
+        description="A second way to watch while `hlsUrl` is unavailable; LiveKit streams whose egress failed: "
+        "`<LiveKit wss URL>?room=<room>`, join it with `createViewerToken` (WebRTC). Null otherwise.",
+    )
+    stream_id: strawberry.Private[str] = ""
+
+    @strawberry.field(
+        description="A new playback session for one player (each read opens another: read it once per player), "
+        "whose id and token its beacons carry; only beacons with a valid token count as a viewer. Null in "
+        "subscriptions (results there may be shared between viewers): ask with a query."
+    )
+    def session(self, info: Info) -> PlaybackSession | None:
+        if info.operation.operation is OperationType.SUBSCRIPTION:
+            return None
+        return PlaybackSession.of(resolve.open_session(info.context, self.stream_id))
 
 
 PlaybackTokenResult = Annotated[

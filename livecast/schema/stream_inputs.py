@@ -11,6 +11,12 @@ import strawberry
 from livecast.domain.validation import UNSET, StreamFields
 from livecast.schema.enums import LatencyMode, PlaybackPolicy
 
+END_ON_UNPUBLISH = (
+    "Local streams: true (default) ends the stream as soon as the encoder stops cleanly (OBS Stop Streaming: RTMP "
+    "`FCUnpublish`/`deleteStream`); false waits `reconnectWindow` for it as after a dropped connection. May change "
+    "at any time."
+)
+
 
 @strawberry.input
 class CreateStreamInput:
@@ -27,6 +33,7 @@ class CreateStreamInput:
         default=strawberry.UNSET, description="Seconds, 60-43200 (12 h)."
     )
     recording_enabled: bool | None = strawberry.UNSET
+    end_on_unpublish: bool | None = strawberry.field(default=strawberry.UNSET, description=END_ON_UNPUBLISH)
     chat_enabled: bool | None = strawberry.UNSET
     reactions_enabled: bool | None = strawberry.UNSET
     provider: str = strawberry.field(
@@ -47,6 +54,7 @@ class UpdateStreamInput:
     reconnect_window: int | None = strawberry.UNSET
     max_continuous_duration: int | None = strawberry.UNSET
     recording_enabled: bool | None = strawberry.UNSET
+    end_on_unpublish: bool | None = strawberry.field(default=strawberry.UNSET, description=END_ON_UNPUBLISH)
     chat_enabled: bool | None = strawberry.UNSET
     reactions_enabled: bool | None = strawberry.UNSET
 

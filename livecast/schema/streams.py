@@ -6,19 +6,17 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
-from graphql import OperationType
 
 from livecast.domain import models
 from livecast.domain.errors import DomainError
 from livecast.resolvers import broadcast as resolve_broadcast
 from livecast.resolvers import chat as resolve_chat
 from livecast.resolvers import health as resolve_health
-from livecast.resolvers import playback as resolve_playback
 from livecast.resolvers import simulcast as resolve_simulcast
 from livecast.resolvers import streams as resolve
 from livecast.schema.chat import ChatMessage
 from livecast.schema.context import Info
-from livecast.schema.enums import LatencyMode, PlaybackPolicy, StreamStatus, ViewerCountSource
+from livecast.schema.enums import LatencyMode, StreamStatus, ViewerCountSource
 from livecast.schema.errors import (
     ForbiddenError,
     InvalidStateError,
@@ -31,7 +29,7 @@ from livecast.schema.errors import (
 )
 from livecast.schema.health import AlertThresholds, HealthSample
 from livecast.schema.moderation import ChatSettings, settings_of
-from livecast.schema.playback import PlaybackSession
+from livecast.schema.playback import Playback
 from livecast.schema.results import as_result
 from livecast.schema.simulcast import SimulcastTarget
 from livecast.schema.stream_inputs import CreateStreamInput, UpdateStreamInput, stream_fields
@@ -43,34 +41,6 @@ class Ingest:
     rtmp_url: str
     srt_url: str | None
     stream_key: str = strawberry.field(description="Secret: anyone with it can broadcast as this stream.")
-
-
-@strawberry.type(description="Where players read the stream.")
-class Playback:
-    hls_url: str = strawberry.field(
-        description="HLS playlist URL (RFC 8216), `.m3u8`. A SIGNED stream refuses it bare (HTTP 403): play "
-        "`createPlaybackToken`'s `hlsUrl` instead."
-    )
-    policy: PlaybackPolicy
-    beacon_url: str = strawberry.field(
-        description="POST playback beacons here every ~5 s while the player is open (JSON; see the README)."
-    )
-    fallback: str | None = strawberry.field(
-        default=None,
-        description="A second way to watch while `hlsUrl` is unavailable; LiveKit streams whose egress failed: "
-        "`<LiveKit wss URL>?room=<room>`, join it with `createViewerToken` (WebRTC). Null otherwise.",
-    )
-    stream_id: strawberry.Private[str] = ""
-
-    @strawberry.field(
-        description="A new playback session for one player (each read opens another: read it once per player), "
-        "whose id and token its beacons carry; only beacons with a valid token count as a viewer. Null in "
-        "subscriptions (results there may be shared between viewers): ask with a query."
-    )
-    def session(self, info: Info) -> PlaybackSession | None:
-        if info.operation.operation is OperationType.SUBSCRIPTION:
-            return None
-        return PlaybackSession.of(resolve_playback.open_session(info.context, self.stream_id))
 
 
 @strawberry.type
@@ -91,6 +61,14 @@ class Stream:
     reconnect_window: int = strawberry.field(description="Seconds the stream waits for a dropped encoder (0-1800).")
     max_continuous_duration: int = strawberry.field(description="Seconds after going live at which it is ended.")
     recording_enabled: bool
+    end_on_unpublish: bool = strawberry.field(
+        description="Local streams: the encoder's Stop (RTMP `FCUnpublish`/`deleteStream`) ends the stream at once; "
+        "false: it waits `reconnectWindow` like a dropped connection. Default true."
+    )
+    reconnect_deadline: datetime | None = strawberry.field(
+        description="While RECONNECTING (local streams): when the reconnect window ends and the stream is ENDED "
+        "unless its encoder is back. Null otherwise."
+    )
     chat_enabled: bool
     reactions_enabled: bool
     scheduled_at: datetime | None
@@ -118,6 +96,8 @@ class Stream:
             reconnect_window=m.reconnect_window,
             max_continuous_duration=m.max_continuous_duration,
             recording_enabled=m.recording_enabled,
+            end_on_unpublish=m.end_on_unpublish,
+            reconnect_deadline=m.reconnect_deadline,
             chat_enabled=m.chat_enabled,
             reactions_enabled=m.reactions_enabled,
             scheduled_at=m.scheduled_at,

@@ -117,6 +117,7 @@ def create_jobs(settings: Settings, deps: Deps) -> Jobs:
     )
     broker.add_dependency_context({StreamLocks: StreamLocks()})  # webhook inbox: one applier per stream
     max_duration = broker.register_task(lifecycle.end_over_max_duration, task_name=lifecycle.MAX_DURATION)
+    deadline = broker.register_task(lifecycle.end_past_reconnect_deadline, task_name=lifecycle.RECONNECT_DEADLINE)
     check = broker.register_task(schedule.check, task_name=schedule.CHECK)
     broker.register_task(schedule.remind, task_name=schedule.REMIND)
     broker.register_task(schedule.cancel_unstarted, task_name=schedule.CANCEL)
@@ -130,6 +131,7 @@ def create_jobs(settings: Settings, deps: Deps) -> Jobs:
     livekit_reconcile = broker.register_task(webhooks.reconcile_livekit, task_name=webhooks.RECONCILE)
     periodic = [
         Periodic(lifecycle.MAX_DURATION, max_duration, settings.lifecycle_check_seconds),
+        Periodic(lifecycle.RECONNECT_DEADLINE, deadline, settings.lifecycle_check_seconds),
         Periodic(schedule.CHECK, check, settings.schedule_check_seconds),
         Periodic(health.PURGE, purge, settings.health_purge_seconds),
         Periodic(viewers.COUNT, count_viewers, settings.viewer_count_seconds),

@@ -18,6 +18,29 @@ import httpx
 from tests.helpers.waiting import eventually
 
 
+def ffmpeg_children(pid: int | None, marker: str = "pipe:0") -> list[int]:
+    """Pids of the live child processes of ``pid`` (``None``: of any process) whose command line is ffmpeg's and
+    contains ``marker`` (by default the ingest's HLS packagers, which read FLV from ``pipe:0``; test encoders do
+    not), from ``/proc``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state, ppid, ...
+        if fields[0] == "Z" or (pid is not None and int(fields[1]) != pid):
+            continue
+        if b"ffmpeg" in Path(argv[0].decode(errors="replace")).name.encode() and any(
+            marker.encode() in a for a in argv
+        ):
+            found.append(int(entry.name))
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -111,3 +111,115 @@ class RawRTMP:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
+
+
+# --------------------------------------------------------------------------- a publisher of real media, by hand
+
+FLV_AUDIO, FLV_VIDEO, FLV_SCRIPT = 8, 9, 18
+CSID = {FLV_AUDIO: 4, FLV_VIDEO: 6, FLV_SCRIPT: 5}
+"""Chunk streams per message type (ffmpeg's choice: audio 4, video 6; data on its own)."""
+MEDIA_CHUNK_SIZE = 60_000
+SET_DATA_FRAME = b"\x02\x00\x0d@setDataFrame"
+"""AMF0 string ``@setDataFrame``: what an encoder puts before ``onMetaData`` when it sends it over RTMP."""
+
+
+def flv_tags(data: bytes) -> list[tuple[int, int, bytes]]:
+    """The tags of an FLV file (Adobe FLV spec E.3, E.4) as ``(type, timestamp ms, payload)``, in file order."""
+    assert data[:3] == b"FLV", "not an FLV file"
+    offset = int.from_bytes(data[5:9], "big") + 4  # header, then PreviousTagSize0
+    tags = []
+    while offset + 11 <= len(data):
+        tag_type, size = data[offset], int.from_bytes(data[offset + 1 : offset + 4], "big")
+        timestamp = int.from_bytes(data[offset + 4 : offset + 7], "big") | (data[offset + 7] << 24)
+        payload = data[offset + 11 : offset + 11 + size]
+        if len(payload) < size:
+            break
+        tags.append((tag_type, timestamp, payload))
+        offset += 11 + size + 4
+    return tags
+
+
+async def encode_flv(
+    path: str, seconds: float, *, size: str = "320x180", fps: int = 30
+) -> list[tuple[int, int, bytes]]:
+    """Encode ``seconds`` of H.264 (1 s GOP) + AAC test media into an FLV file at ``path`` with the real ffmpeg;
+    returns its tags (what :meth:`RawRTMP.send_media` sends)."""
+    import imageio_ffmpeg
+
+    process = await asyncio.create_subprocess_exec(
+        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}", "-f", "lavfi", "-i", "sine=frequency=440",
+        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", str(fps), "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "64k", "-f", "flv", path,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await process.communicate()
+    assert process.returncode == 0, err.decode(errors="replace")
+    with open(path, "rb") as f:  # noqa: ASYNC230 - a small file, once per test session
+        return flv_tags(f.read())
+
+
+class Publisher(RawRTMP):
+    """A raw client that publishes like an encoder: ``publish`` (connect, createStream, publish), real media
+    paced in real time, ``unpublish`` (``FCUnpublish`` + ``deleteStream``, what OBS and ffmpeg send on Stop),
+    or nothing at all while the socket stays open (a stalled, half-open encoder)."""
+
+    stream_id = 1
+
+    async def publish(self, stream_key: str, timeout: float = 10) -> bool:
+        """Handshake and publish; True on ``NetStream.Publish.Start``, False on a refusal (``BadName``) or when
+        the server closes the connection or says nothing within ``timeout`` s."""
+        await self.handshake()
+        await self.send(publish_commands(stream_key))
+        try:
+            async with asyncio.timeout(timeout):
+                while (
+                    b"NetStream.Publish.Start" not in self.received
+                    and b"NetStream.Publish.BadName" not in self.received
+                ):
+                    data = await self.reader.read(65536)
+                    if not data:
+                        return False
+                    self.received += data
+        except (TimeoutError, ConnectionError):
+            return False
+        if b"NetStream.Publish.Start" not in self.received:
+            return False
+        await self.send(set_chunk_size(MEDIA_CHUNK_SIZE))
+        return True
+
+    @property
+    def refusal(self) -> str:
+        """What the server said (its ``onStatus`` messages are in ``received``)."""
+        return bytes(self.received).decode("latin-1")
+
+    async def send_media(
+        self, tags: list[tuple[int, int, bytes]], *, seconds: float | None = None, offset: int = 0
+    ) -> bool:
+        """Send ``tags`` as RTMP audio/video/data messages, each when its timestamp is due (like ``ffmpeg -re``),
+        for at most ``seconds`` of media; timestamps are shifted by ``offset`` ms. False once the server has
+        closed the connection."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for tag_type, timestamp, payload in tags:
+            if seconds is not None and timestamp > seconds * 1000:
+                break
+            if tag_type not in CSID:
+                continue
+            if tag_type == FLV_SCRIPT:
+                payload = SET_DATA_FRAME + payload
+            due = start + timestamp / 1000 - loop.time()
+            if due > 0:
+                await asyncio.sleep(due)
+            msg = rtmp.Message(
+                tag_type if tag_type != FLV_SCRIPT else rtmp.MSG_DATA_AMF0, self.stream_id, timestamp + offset, payload
+            )
+            if not await self.send(message(CSID[tag_type], msg, MEDIA_CHUNK_SIZE)):
+                return False
+        return True
+
+    async def unpublish(self, stream_key: str) -> bool:
+        """``FCUnpublish(key)`` then ``deleteStream(1)``, as ffmpeg and OBS send them on a clean stop."""
+        fc = rtmp.amf_command("FCUnpublish", 6, None, stream_key)
+        delete = rtmp.amf_command("deleteStream", 7, None, float(self.stream_id))
+        return await self.send(message(3, fc, MEDIA_CHUNK_SIZE) + message(3, delete, MEDIA_CHUNK_SIZE))

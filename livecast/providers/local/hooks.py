@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from livecast.providers.local.publishers import PublishRefused
 from livecast.providers.local.session import MediaObserver
+
+__all__ = ["AdoptedStream", "IngestHooks", "PublishGrant", "PublishRefused"]
 
 
 @dataclass(frozen=True)
@@ -21,12 +24,15 @@ class PublishGrant:
     drives_lifecycle: bool = True
 
 
-class PublishRefused(Exception):
-    """The publish is not allowed; ``reason`` is sent to the encoder in ``NetStream.Publish.BadName``."""
+@dataclass(frozen=True)
+class AdoptedStream:
+    """A stream this ingest served before it (re)started, without a publisher now: HLS under
+    ``<media_dir>/<playback_id>/``. ``seconds_left`` of its reconnect window (the ingest ends it then, unless its
+    encoder is back); ``None``: the stream is over and its playlist only needs ``EXT-X-ENDLIST``."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    stream_id: str
+    playback_id: str
+    seconds_left: float | None
 
 
 class IngestHooks(Protocol):
@@ -35,14 +41,24 @@ class IngestHooks(Protocol):
     async def authorize(self, stream_key: str) -> PublishGrant:
         """Raise ``PublishRefused`` for an unknown key or a stream that is over."""
 
-    async def connected(self, stream_id: str) -> None: ...
+    async def adopt(self) -> list[AdoptedStream]:
+        """At start-up, before accepting connections: the streams this ingest served that have no publisher any
+        more (those that were live are now reconnecting, with a fresh window)."""
+
+    async def connected(self, stream_id: str) -> None:
+        """A publish starts (also when it takes over from a stalled publisher). Raise ``PublishRefused`` to
+        refuse it."""
 
     async def media_ready(self, stream_id: str) -> None: ...
 
-    async def disconnected(self, stream_id: str) -> float:
-        """Returns the reconnect window in seconds (0: the stream is already ended)."""
+    async def disconnected(self, stream_id: str, *, unpublished: bool = False) -> float | None:
+        """The publisher went away (``unpublished``: after ``FCUnpublish``/``deleteStream``/``closeStream``, a clean
+        stop). Returns the seconds left of the reconnect window (0: the stream is over; ``None``: another ingest
+        process serves the stream now: leave its playlist alone)."""
 
-    async def window_expired(self, stream_id: str) -> None: ...
+    async def window_expired(self, stream_id: str) -> bool:
+        """The reconnect window has passed without the encoder: True if the stream is over (ended now or before),
+        False if it goes on (its encoder came back, possibly to another ingest)."""
 
     def media_observer(self, stream_id: str) -> MediaObserver | None:
         """A fresh health observer for a publish that starts now (``None``: no health sampling)."""
@@ -51,4 +67,5 @@ class IngestHooks(Protocol):
         """Every ``IngestConfig.health_seconds`` while publishing: sample ``observer`` and record the sample."""
 
     async def publish_stopped(self, stream_id: str, *, stream_over: bool) -> None:
-        """A publish ended (``stream_over``: the stream is over too, e.g. its health alerts can be closed)."""
+        """A publish ended (``stream_over``: the stream is over and its playlist closed, e.g. its health alerts can
+        be closed and the stream released by this ingest)."""

@@ -2,55 +2,52 @@
 
 An encoder (OBS: Server = ``rtmp://host:1935/live``, Stream Key = the stream's key) connects, publishes, and
 its media becomes HLS. Bad input only costs its own connection: a failed handshake, garbage bytes, an unknown
-or ended stream key, or a second publisher on a live key closes that connection and nothing else.
+or ended stream key closes that connection and nothing else.
+
+Publishers as encoders behave (see :mod:`livecast.providers.local.publishers` for who may publish):
+
+* a new publish with the key of a stream whose publisher has stalled (no media for a second: a half-open
+  connection after a network blip) takes over: the old connection is dropped, its ffmpeg writes its last
+  segment and exits, a new one continues the playlist after ``EXT-X-DISCONTINUITY``; the status stays;
+* a publisher that sends no media for ``idle_timeout`` seconds is dropped (then the stream is ``RECONNECTING``);
+* ``FCUnpublish``/``deleteStream``/``closeStream`` (OBS's Stop Streaming) is a clean stop: the domain ends the
+  stream at once (the stream's ``end_on_unpublish``), where a dropped connection keeps the reconnect window;
+* every ffmpeg the ingest starts is stopped when its publisher goes (terminated, then killed, if it lingers).
+
 The lifecycle decisions are not made here: ``hooks.IngestHooks`` carries them to the domain.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from livecast.providers.local import rtmp
 from livecast.providers.local.admission import PendingConnections, PendingSlot
 from livecast.providers.local.chunks import PUBLISHING, ChunkReader
 from livecast.providers.local.hooks import IngestHooks, PublishRefused
-from livecast.providers.local.pipeline import TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, HlsPipeline, PipelineBroken
+from livecast.providers.local.pipeline import TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, PipelineBroken
+from livecast.providers.local.publishers import Publisher
+from livecast.providers.local.publishing import IngestConfig, IngestStreams
 from livecast.providers.local.session import StreamSession
+
+__all__ = ["IngestConfig", "RTMPIngest"]
 
 logger = logging.getLogger(__name__)
 
 PUBLISH_CLOSE_COMMANDS = frozenset({"deleteStream", "closeStream", "FCUnpublish"})
 NEGOTIATION_COMMANDS = frozenset({"connect", "createStream", "publish"})
 """The commands answered before publish; others (``releaseStream``, ``FCPublish``, ...) are not even decoded."""
-
-
-@dataclass(frozen=True)
-class IngestConfig:
-    host: str
-    port: int
-    media_dir: Path
-    ffmpeg: str
-    segment_seconds: float = 2.0
-    list_size: int = 6
-    handshake_timeout: float = 10.0
-    idle_timeout: float = 15.0
-    health_seconds: float = 5.0
-    """Seconds between two health samples of a publishing stream."""
-    max_pending_per_address: int = 8
-    max_pending: int = 256
-    """Connections not publishing yet, per client address (IPv6: per /64) and in total; more are closed at once."""
+CLOSE_GRACE = 5.0
+"""Seconds a closed connection has to take the bytes still queued for it before it is dropped."""
 
 
 class RTMPIngest:
     def __init__(self, config: IngestConfig, hooks: IngestHooks) -> None:
         self.config = config
         self.hooks = hooks
-        self.sessions: dict[str, StreamSession] = {}
+        self.streams = IngestStreams(config, hooks)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._pending = PendingConnections(per_address=config.max_pending_per_address, total=config.max_pending)
@@ -61,44 +58,32 @@ class RTMPIngest:
         assert self._server is not None
         return self._server.sockets[0].getsockname()[1]
 
+    @property
+    def sessions(self) -> dict[str, StreamSession]:
+        """The streams this ingest serves, by stream id."""
+        return self.streams.sessions
+
     async def start(self) -> None:
+        """Adopt the streams this ingest served before it (re)started (``hooks.adopt``), then listen."""
+        for stream in await self.hooks.adopt():
+            await self.streams.adopt(stream)
         self._server = await asyncio.start_server(self._on_connection, self.config.host, self.config.port)
         logger.info("RTMP ingest listening on %s:%s", self.config.host, self.port)
 
     async def stop(self) -> None:
-        """Stop accepting, drop publishers, stop ffmpeg (playlists stay resumable; no ENDLIST)."""
+        """Stop accepting, drop publishers, stop ffmpeg (playlists stay resumable; no ENDLIST). The streams that
+        were publishing go ``RECONNECTING``: their encoders may come back to this ingest after a restart."""
         if self._server is not None:
             self._server.close()
-        for session in list(self.sessions.values()):
-            session.ending = True
-            if session.window_task is not None:
-                session.window_task.cancel()
-            if session.publisher is not None:
-                session.publisher.close()
+        publishing = self.streams.drop_all()
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
-        for session in list(self.sessions.values()):
-            await session.end_publish()
-        self.sessions.clear()
+        await self.streams.close_all(publishing)
 
     async def end_stream(self, stream_id: str) -> None:
         """The stream ended (owner, timer, worker): disconnect its encoder and write ``EXT-X-ENDLIST``."""
-        session = self.sessions.pop(stream_id, None)
-        if session is not None:
-            async with session.lock:
-                await session.finalize()
-            await self._stopped(stream_id, stream_over=True)
-
-    async def _stopped(self, stream_id: str, *, stream_over: bool) -> None:
-        try:
-            await self.hooks.publish_stopped(stream_id, stream_over=stream_over)
-        except Exception:
-            logger.exception("publish-stopped hook failed for stream %s", stream_id)
-
-    def _make_pipeline(self, out_dir: Path) -> HlsPipeline:
-        c = self.config
-        return HlsPipeline(ffmpeg=c.ffmpeg, out_dir=out_dir, segment_seconds=c.segment_seconds, list_size=c.list_size)
+        await self.streams.end_stream(stream_id)
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -122,36 +107,44 @@ class RTMPIngest:
                 slot.release()
             self._connections.discard(task)
             writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            try:  # a half-open peer never takes what is left to send: drop it then
+                async with asyncio.timeout(CLOSE_GRACE):
+                    await writer.wait_closed()
+            except Exception:
+                writer.transport.abort()
+            except BaseException:  # cancelled (the ingest stops)
+                writer.transport.abort()
+                raise
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, slot: PendingSlot) -> None:
         chunks = ChunkReader(reader)  # small limits (chunks.BEFORE_PUBLISH) until the publish is authorised
         async with asyncio.timeout(self.config.handshake_timeout):
             await rtmp.server_handshake(reader, writer)
             stream_key, msg_stream_id = await self._negotiate(chunks, writer)
+        publisher = Publisher(writer=writer, task=asyncio.current_task())
+        session: StreamSession | None = None
         try:
-            grant = await self.hooks.authorize(stream_key)
-            session = self.sessions.get(grant.stream_id)
-            if session is not None and (session.publisher is not None or session.ending):
-                raise PublishRefused("this stream already has a publisher")
-            if grant.drives_lifecycle:
-                await self.hooks.connected(grant.stream_id)
-        except PublishRefused as refused:
-            logger.info("RTMP publish refused: %s", refused.reason)
-            await _send(writer, rtmp.on_status("error", "NetStream.Publish.BadName", refused.reason, msg_stream_id))
-            return
-        slot.release()
-        chunks.limits = PUBLISHING
-        if session is None:
-            session = StreamSession(
-                stream_id=grant.stream_id,
-                out_dir=self.config.media_dir / grant.playback_id,
-                make_pipeline=self._make_pipeline,
-                drives_lifecycle=grant.drives_lifecycle,
+            try:
+                session = self.streams.session(await self.hooks.authorize(stream_key))
+                await self.streams.start(session, publisher)
+            except PublishRefused as refused:
+                logger.info("RTMP publish refused: %s", refused.reason)
+                if session is not None:
+                    self.streams.forget_if_idle(session)
+                await _send(writer, rtmp.on_status("error", "NetStream.Publish.BadName", refused.reason, msg_stream_id))
+                return
+            slot.release()
+            chunks.limits = PUBLISHING
+            await _send(
+                writer,
+                rtmp.user_control_stream_begin(msg_stream_id),
+                rtmp.on_status("status", "NetStream.Publish.Start", "publishing", msg_stream_id),
             )
-            self.sessions[grant.stream_id] = session
-        await self._publish(session, chunks, writer, msg_stream_id)
+            logger.info("stream %s: encoder publishing", session.stream_id)
+            await self._pump(session, publisher, chunks, writer)
+        finally:
+            if session is not None:
+                await self.streams.finish(session, publisher)
 
     async def _negotiate(self, chunks: ChunkReader, writer: asyncio.StreamWriter) -> tuple[str, int]:
         """Answer connect / createStream until ``publish``; returns (stream key, message stream id)."""
@@ -179,85 +172,36 @@ class RTMPIngest:
                 key = str(command.publishing_name or "").split("?", 1)[0]
                 return key, msg.stream_id or 1
 
-    async def _publish(
-        self, session: StreamSession, chunks: ChunkReader, writer: asyncio.StreamWriter, msg_stream_id: int
+    async def _pump(
+        self, session: StreamSession, publisher: Publisher, chunks: ChunkReader, writer: asyncio.StreamWriter
     ) -> None:
-        stream_id = session.stream_id
-        try:
-            async with session.lock:
-                if session.window_task is not None:
-                    session.window_task.cancel()
-                    session.window_task = None
-                session.publisher = writer
-                await session.begin_publish(
-                    (lambda: self.hooks.media_ready(stream_id)) if session.drives_lifecycle else _media_only,
-                    observer=self.hooks.media_observer(stream_id),
-                    on_health=lambda observer: self.hooks.health_due(stream_id, observer),
-                    health_seconds=self.config.health_seconds,
-                )
-            await _send(
-                writer,
-                rtmp.user_control_stream_begin(msg_stream_id),
-                rtmp.on_status("status", "NetStream.Publish.Start", "publishing", msg_stream_id),
-            )
-            logger.info("stream %s: encoder publishing", stream_id)
-            await self._pump(session, chunks, writer)
-        finally:
-            await self._after_publish(session)
-
-    async def _pump(self, session: StreamSession, chunks: ChunkReader, writer: asyncio.StreamWriter) -> None:
         acked, window = 0, 2_500_000
-        while True:
-            msg = await asyncio.wait_for(chunks.read_message(), self.config.idle_timeout)
-            if chunks.bytes_read - acked >= window:
-                acked = chunks.bytes_read
-                await _send(writer, rtmp.control(rtmp.MSG_ACK, acked & 0xFFFFFFFF))
-            if msg.type_id in (rtmp.MSG_AUDIO, rtmp.MSG_VIDEO):
-                await session.feed(
-                    TAG_AUDIO if msg.type_id == rtmp.MSG_AUDIO else TAG_VIDEO, msg.timestamp, msg.payload
-                )
-            elif msg.type_id == rtmp.MSG_DATA_AMF0 and rtmp.is_small_metadata(msg):
-                meta = rtmp.decode_amf(msg)
-                if getattr(meta, "meta", None) is not None:
-                    session.describe(meta.meta)
-                    await session.feed(TAG_SCRIPT, msg.timestamp, meta.to_raw_meta())
-            elif msg.type_id == rtmp.MSG_WINDOW_ACK_SIZE:
-                window = max(1, int.from_bytes(msg.payload[:4], "big"))
-            elif msg.type_id == rtmp.MSG_COMMAND_AMF0 and rtmp.amf_name(msg) in PUBLISH_CLOSE_COMMANDS:
-                return
-
-    async def _after_publish(self, session: StreamSession) -> None:
-        async with session.lock:
-            session.publisher = None
-            if session.ending:
-                return
-            await session.end_publish()
-            logger.info("stream %s: encoder disconnected", session.stream_id)
-            await self._stopped(session.stream_id, stream_over=False)
-            if not session.drives_lifecycle:  # egress: the room's participants decide what the stream does
-                return
-            try:
-                window = await self.hooks.disconnected(session.stream_id)
-            except Exception:
-                logger.exception("disconnect hook failed for stream %s", session.stream_id)
-                window = 0
-            if window > 0:
-                session.window_task = asyncio.create_task(self._expire(session, window))
-                return
-        await self.end_stream(session.stream_id)  # outside the lock: end_stream takes it
-
-    async def _expire(self, session: StreamSession, window: float) -> None:
-        await asyncio.sleep(window)
-        if session.publisher is not None:  # the encoder came back just in time
-            return
+        loop, idle = asyncio.get_running_loop(), self.config.idle_timeout
         try:
-            await self.hooks.window_expired(session.stream_id)
-        finally:
-            await self.end_stream(session.stream_id)
-
-
-async def _media_only() -> None:
-    """A media-only publish's first segment: nothing to tell the domain."""
+            async with asyncio.timeout_at(loop.time() + idle) as silence:
+                while True:
+                    msg = await chunks.read_message()
+                    if chunks.bytes_read - acked >= window:
+                        acked = chunks.bytes_read
+                        await _send(writer, rtmp.control(rtmp.MSG_ACK, acked & 0xFFFFFFFF))
+                    if msg.type_id in (rtmp.MSG_AUDIO, rtmp.MSG_VIDEO):
+                        publisher.last_media = now = loop.time()
+                        silence.reschedule(now + idle)
+                        await session.feed(
+                            TAG_AUDIO if msg.type_id == rtmp.MSG_AUDIO else TAG_VIDEO, msg.timestamp, msg.payload
+                        )
+                    elif msg.type_id == rtmp.MSG_DATA_AMF0 and rtmp.is_small_metadata(msg):
+                        meta = rtmp.decode_amf(msg)
+                        if getattr(meta, "meta", None) is not None:
+                            session.describe(meta.meta)
+                            await session.feed(TAG_SCRIPT, msg.timestamp, meta.to_raw_meta())
+                    elif msg.type_id == rtmp.MSG_WINDOW_ACK_SIZE:
+                        window = max(1, int.from_bytes(msg.payload[:4], "big"))
+                    elif msg.type_id == rtmp.MSG_COMMAND_AMF0 and rtmp.amf_name(msg) in PUBLISH_CLOSE_COMMANDS:
+                        publisher.unpublished = True
+                        return
+        except TimeoutError:
+            logger.info("stream %s: no media for %.0f s, the encoder is taken for gone", session.stream_id, idle)
 
 
 async def _send(

@@ -24,6 +24,8 @@ SEGMENT_PATTERN = "seg_%06d.ts"
 FLV_HEADER = b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00"
 """FLV signature, version 1, audio+video flags, header size 9, then PreviousTagSize0 = 0."""
 TAG_AUDIO, TAG_VIDEO, TAG_SCRIPT = 8, 9, 18
+KILL_AFTER = 2.0
+"""Seconds a terminated (SIGTERM) ffmpeg gets before it is killed."""
 
 
 class PipelineBroken(Exception):
@@ -145,19 +147,36 @@ class HlsPipeline:
             raise PipelineBroken(f"ffmpeg exited ({process.returncode}): {' | '.join(self.stderr_tail)}") from e
 
     async def close(self, timeout: float = 10.0) -> None:
-        """Close stdin so ffmpeg writes the last segment, wait for it (kill after ``timeout`` s)."""
+        """Close stdin so ffmpeg writes the last segment and exits; after ``timeout`` s terminate it (SIGTERM),
+        after :data:`KILL_AFTER` more seconds kill it. Cancelled meanwhile, it kills ffmpeg before it returns: the
+        process never outlives its pipeline."""
         process = self.process
         if process is None:
             return
-        if process.stdin is not None and not process.stdin.is_closing():
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                process.stdin.close()
-                await process.stdin.wait_closed()
         try:
-            await asyncio.wait_for(process.wait(), timeout)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+            if process.stdin is not None and not process.stdin.is_closing():
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    process.stdin.close()
+                    await process.stdin.wait_closed()
+            try:
+                await asyncio.wait_for(process.wait(), timeout)
+            except TimeoutError:
+                logger.warning(
+                    "ffmpeg[%s] still running %s s after its input ended: terminating it", process.pid, timeout
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), KILL_AFTER)
+                except TimeoutError:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+                    await process.wait()
+        except BaseException:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+            raise
         for task in (self._stderr_task, self._progress_task):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):

@@ -28,6 +28,7 @@ from livecast.providers.local.pipeline import (
     flv_tag,
     segment_uris,
 )
+from livecast.providers.local.publishers import Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class StreamSession:
         self.out_dir = out_dir
         self._make_pipeline = make_pipeline
         self.pipeline: HlsPipeline | None = None
-        self.publisher: asyncio.StreamWriter | None = None
+        self.publisher: Publisher | None = None
         self.window_task: asyncio.Task[None] | None = None
         self.ending = False
         self.restarts = 0
@@ -93,6 +94,9 @@ class StreamSession:
         self._video_config_seen = False
         self._health_task: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
+        """Held while the publisher changes (a publish starts, ends or is taken over) and while the stream ends."""
+        self.released = asyncio.Condition(self.lock)
+        """Notified (under ``lock``) when the publisher goes or starts (``livecast.providers.local.publishers``)."""
 
     @property
     def playlist(self) -> Path:
@@ -116,6 +120,8 @@ class StreamSession:
         self.skipped_frames = 0
         self._video_config_seen = False
         self.observer = observer
+        if self.pipeline is not None:  # never two ffmpeg processes for one stream
+            await self.pipeline.close()
         baseline = segment_uris(self.playlist)
         await self._start_pipeline()
         self._ready_task = asyncio.create_task(self._watch_ready(baseline, on_ready))
