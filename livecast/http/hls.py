@@ -1,4 +1,10 @@
-"""``/hls/<playbackId>/<file>``: the local pipeline's playlists and segments, from the media directory."""
+"""``/hls/<playbackId>/<file>``: the local pipeline's playlists and segments, from the media directory.
+
+Before the pipeline has written a stream's playlist (the stream is ``SCHEDULED`` or ``PREPARING``), its
+``index.m3u8`` is a valid live playlist without segments (RFC 8216: target duration, media sequence, no
+``EXT-X-ENDLIST``), so a player opened early keeps reloading it and starts when the first segment is listed
+(hls.js treats a 404 manifest as fatal). A stream that is over without one gets the same with ``EXT-X-ENDLIST``.
+A playback id no stream has stays 404."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from starlette.responses import FileResponse, Response
 
 from livecast.domain.errors import Forbidden
 from livecast.domain.playback import PlaybackGate
+from livecast.providers.local.playlist import PLAYLIST, placeholder
 
 PLAYBACK_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 MEDIA_FILE = re.compile(r"^[A-Za-z0-9_.-]{1,80}\.(m3u8|ts|m4s|mp4)$")
@@ -28,9 +35,12 @@ CORS = {
 }
 
 
-def hls_endpoint(media_dir: Path, signing_key: Callable[[], str]) -> Callable[[Request], Awaitable[Response]]:
+def hls_endpoint(
+    media_dir: Path, signing_key: Callable[[], str], *, segment_seconds: float = 2.0
+) -> Callable[[Request], Awaitable[Response]]:
     """The endpoint serving files under ``media_dir``; ``SIGNED`` streams need ``?token=`` on every playlist and
-    segment (:class:`PlaybackGate`, keys from ``signing_key``)."""
+    segment (:class:`PlaybackGate`, keys from ``signing_key``). ``segment_seconds``
+    (``LIVECAST_HLS_SEGMENT_SECONDS``) sets the target duration of a playlist served before the first segment."""
     media_root = media_dir.resolve()
     gate = PlaybackGate(signing_key)
 
@@ -49,11 +59,13 @@ def hls_endpoint(media_dir: Path, signing_key: Callable[[], str]) -> Callable[[R
         if path is None:
             return Response("not found", status_code=404, headers=CORS)
         kind = match.group(1)
-        if kind == "m3u8":  # read whole: ffmpeg replaces playlists by rename, never serve a torn one
+        if kind == "m3u8":  # read whole: the pipeline replaces playlists by rename, never serve a torn one
             try:
                 body = access.playlist(path.read_bytes())  # signed: the token added to its segment URIs
             except FileNotFoundError:
-                return Response("not found", status_code=404, headers=CORS)
+                if filename != PLAYLIST or not access.known:
+                    return Response("not found", status_code=404, headers=CORS)
+                body = placeholder(segment_seconds=segment_seconds, ended=access.over).encode()
             headers = {**CORS, "Cache-Control": "private, no-cache" if access.signed else "no-cache"}
             return Response(body, media_type=CONTENT_TYPES[kind], headers=headers)
         if not _is_file(path):
