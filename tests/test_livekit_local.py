@@ -28,6 +28,7 @@ from tests.emulators.livekit import LiveKitEmulator, Participant, livekit_settin
 from tests.helpers.beacons import Player
 from tests.helpers.client import gql_http
 from tests.helpers.encoder import Encoder, decode_ok
+from tests.helpers.hls import PlaylistWatch
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -82,7 +83,7 @@ async def playlist_with_segments(url: str) -> m3u8.M3U8 | None:
 
 
 async def test_egress_to_the_local_ingest_carries_the_media(
-    app: Server, livekit_emulator: LiveKitEmulator, encoders: list[Encoder], tmp_path: Path
+    app: Server, livekit_emulator: LiveKitEmulator, encoders: list[Encoder], tmp_path: Path, playlists: PlaylistWatch
 ) -> None:
     settings, deps, ingest = app.settings, app.runtime.deps, app.runtime.ingest
     url, owner = app.graphql_http, await app.token("host")
@@ -92,6 +93,7 @@ async def test_egress_to_the_local_ingest_carries_the_media(
     b = await Broadcast.get(stream_id=sid)
     assert b.paired_provider == "local"
     assert hls_url == f"{settings.http_base_url}/hls/{b.paired_playback_id}/index.m3u8"
+    playlists.watch(hls_url)  # every rewrite checked against RFC 8216 (tests/helpers/hls.py)
 
     # a publisher joins the room: LIVE; the first HLS viewer starts the egress towards the local ingest
     host = livekit_emulator.join(b.room_name, "host")
