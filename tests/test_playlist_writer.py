@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from livecast.providers.local.clock import MediaClock
+from livecast.providers.local.pipeline import _presentation_offset, flv_tag
 from livecast.providers.local.playlist import (
     LivePlaylist,
     MediaPlaylist,
@@ -141,3 +142,19 @@ def test_the_clock_rebases_media_time_and_dates_frames_by_arrival() -> None:
     wrapping = MediaClock(now=lambda: 0.0)
     assert wrapping.rebase(0xFFFFFF00, keyframe=True) == 0
     assert wrapping.rebase(0x100, keyframe=True) == 0x200  # 32-bit RTMP time wrapped around
+
+
+def test_presentation_offsets_of_flv_frames() -> None:
+    def tag(kind: int, payload: bytes) -> bytes:
+        return flv_tag(kind, 1000, payload)
+
+    assert _presentation_offset(tag(9, b"\x17\x00\x00\x00\x00\x01")) is None  # AVC sequence header
+    assert _presentation_offset(tag(9, b"\x17\x01\x00\x00\x43\x00")) == 67  # a keyframe shown 67 ms later
+    assert _presentation_offset(tag(9, b"\x27\x01\xff\xff\xdf\x00")) == -33
+    assert _presentation_offset(tag(9, b"\x91avc1\x00\x00\x21\x00")) == 33  # Enhanced RTMP CodedFrames
+    assert _presentation_offset(tag(9, b"\x93hvc1\x00")) == 0  # CodedFramesX: no composition time
+    assert _presentation_offset(tag(9, b"\x90hvc1\x01")) is None  # SequenceStart
+    assert _presentation_offset(tag(9, b"\x52\x00")) is None  # video info / command frame
+    assert _presentation_offset(tag(8, b"\xaf\x00\x12\x10")) is None  # AAC AudioSpecificConfig
+    assert _presentation_offset(tag(8, b"\xaf\x01\x21")) == 0
+    assert _presentation_offset(tag(8, b"\x90mp4a\x00")) is None  # Enhanced audio SequenceStart

@@ -37,6 +37,11 @@ logger = logging.getLogger(__name__)
 FLV_HEADER = b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00"
 """FLV signature, version 1, audio+video flags, header size 9, then PreviousTagSize0 = 0."""
 TAG_AUDIO, TAG_VIDEO, TAG_SCRIPT = 8, 9, 18
+AAC, EX_AUDIO = 10, 9
+"""FLV SoundFormat of AAC, and of Enhanced RTMP's audio ExHeader."""
+EX_CODED_FRAMES, EX_CODED_FRAMES_X = 1, 3
+"""Enhanced RTMP video packet types with frames (with and without a composition time)."""
+VIDEO_INFO_FRAME = 5
 LIST_LINE_BYTES = 4096
 """A segment report is ``name,start,end``: far shorter. Longer lines are not ours."""
 
@@ -63,6 +68,33 @@ def _tag_header(tag_type: int, size: int, timestamp_ms: int) -> bytes:
     )
 
 
+def _presentation_offset(tag: bytes) -> int | None:
+    """For an audio or video FLV tag, ms from its timestamp (decode time) to its presentation time: the
+    composition time of an H.264/HEVC frame (legacy or Enhanced RTMP), 0 for other frames; ``None`` for what is
+    not a frame (codec configuration, end of sequence, video info)."""
+    first = tag[11]
+    if tag[0] == TAG_AUDIO:
+        sound = first >> 4
+        if sound == EX_AUDIO:  # Enhanced RTMP audio: AudioPacketType in the low bits, 1 = CodedFrames
+            return 0 if first & 0x0F == 1 else None
+        return None if sound == AAC and len(tag) > 12 and tag[12] == 0 else 0  # 0: AudioSpecificConfig
+    if first & 0x80:  # Enhanced RTMP: packet type in the low bits, FourCC after
+        packet = first & 0x0F
+        if packet == EX_CODED_FRAMES and tag[12:16] in (b"avc1", b"hvc1") and len(tag) >= 19:
+            return _signed24(tag[16:19])
+        return 0 if packet == EX_CODED_FRAMES_X or packet == EX_CODED_FRAMES else None
+    if (first >> 4) & 0x07 == VIDEO_INFO_FRAME:
+        return None
+    if first & 0x0F in (7, 12) and len(tag) >= 16:  # AVC / HEVC: AVCPacketType, CompositionTime
+        return _signed24(tag[13:16]) if tag[12] == 1 else None
+    return 0
+
+
+def _signed24(value: bytes) -> int:
+    number = int.from_bytes(value, "big")
+    return number - (1 << 24) if number & 0x800000 else number
+
+
 class HlsPipeline:
     """One ffmpeg process segmenting FLV into ``out_dir`` and the playlist it lists them in."""
 
@@ -77,6 +109,10 @@ class HlsPipeline:
         """The latest complete ``-progress`` block (``speed=1.01x``, ``drop_frames=0``, ...)."""
         self.clock = MediaClock()
         self.listing: LivePlaylist | None = None
+        self._first_pts: int | None = None
+        """Until the first segment is listed: the earliest presentation time (rebased ms) written. ffmpeg
+        reports the first segment as starting at 0 whatever its first frame's time."""
+        self._listed_any = False
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -152,6 +188,10 @@ class HlsPipeline:
             with contextlib.suppress(FileNotFoundError):
                 (self.out_dir / name).unlink()
             return
+        if not self._listed_any:
+            self._listed_any = True
+            if self._first_pts is not None and self._first_pts / 1000 < end:
+                start = max(start, self._first_pts / 1000)
         wall = self.clock.wall_time(start)
         date = datetime.fromtimestamp(wall, UTC) if wall is not None else None
         try:
@@ -210,6 +250,9 @@ class HlsPipeline:
             timestamp = int.from_bytes(data[4:7], "big") | data[7] << 24
             keyframe = data[0] == TAG_VIDEO and (data[11] >> 4) & 0x07 == 1  # FrameType, also with ExHeader
             rebased = self.clock.rebase(timestamp, keyframe=keyframe)
+            if not self._listed_any and (offset := _presentation_offset(data)) is not None:
+                pts = rebased + offset
+                self._first_pts = pts if self._first_pts is None else min(self._first_pts, pts)
             if rebased != timestamp:
                 data = _tag_header(data[0], len(data) - 15, rebased) + data[11:]
         try:
