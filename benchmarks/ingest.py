@@ -66,6 +66,9 @@ mutation($input: CreateStreamInput!) {
 """
 STREAM_STATUS = "query($id: ID!) { stream(id: $id) { id status } }"
 SERVER_PROBLEM = re.compile(r"Traceback|\b(ERROR|CRITICAL)\b")
+GRACEFUL_EXIT = (0, 128 + signal.SIGINT, -signal.SIGINT)
+"""``livecast serve``'s exit status after SIGINT and a clean shutdown: uvicorn (>= 0.29) raises the signal it
+handled again once it has shut down, so the process ends as interrupted (130) rather than with 0."""
 
 
 class BenchError(Exception):
@@ -593,7 +596,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             errors.append(f"{sum(p.http_errors for p in probes)} playlist request(s) failed")
         if served.status_code != 200:
             errors.append(f"GET {probes[0].hls_url} answered {served.status_code}")
-        if server_rc != 0:
+        if server_rc not in GRACEFUL_EXIT:
             errors.append(f"livecast serve exited with {server_rc} after SIGINT")
         if problems:
             errors.append("livecast serve logged errors:\n    " + "\n    ".join(problems[:40]))
