@@ -222,11 +222,8 @@ class LivePlaylist:
             self.write()
 
     def write(self) -> None:
-        """Replace the file atomically (write a temporary file, rename it over the playlist)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(render(self.state), encoding="utf-8")
-        os.replace(tmp, self.path)
+        """Replace the file atomically (see :func:`write_atomically`)."""
+        write_atomically(self.path, render(self.state))
 
     def _delete(self, uri: str) -> None:
         if SEGMENT_NAME.match(uri):
@@ -248,6 +245,15 @@ class LivePlaylist:
                 else:
                     kept.append(n)
         self._retired = deque(SEGMENT_PATTERN % n for n in sorted(kept))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: readers see the old file
+    or the new one, never a part of it (POSIX ``rename``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def placeholder(*, segment_seconds: float, ended: bool) -> str:
@@ -274,6 +280,6 @@ def finalize_playlist(playlist: Path) -> None:
     except (OSError, ValueError, UnicodeDecodeError) as e:
         logger.warning("playlist %s is unreadable (%s); not finalized", playlist, e)
         return
-    live = LivePlaylist(playlist, segment_seconds=stored.target_duration, window=len(stored.segments) or 1)
-    live.state = stored
-    live.end()
+    if not stored.ended:
+        stored.ended = True
+        write_atomically(playlist, render(stored))
