@@ -7,9 +7,10 @@ took, because ``__aexit__`` never runs for a failed ``__aenter__``:
   awaited. Cancelled there, the lock stays locked forever (and aiosqlite's thread may still run the ``BEGIN``):
   every later query of the process waits on it. ``livecast serve`` then answers ``/healthz`` (no database)
   but no GraphQL query, idle, with streams left ``LIVE``. The ingest cancels a publish's health task when its
-  encoder goes (``StreamSession.end_publish``), and that task spends its time in
-  :meth:`livecast.domain.monitoring.HealthMonitor.record`'s transaction, so 4 encoders dropping at once hit
-  it in ~1 run of 4 of ``benchmarks/ingest.py``. Any cancelled caller can (a closed websocket, a timeout).
+  encoder goes (``StreamSession.end_publish``), and every few seconds that task is inside
+  :meth:`livecast.domain.monitoring.HealthMonitor.record`'s transaction: ``benchmarks/ingest.py`` (4 encoders
+  dropping at once, as their health sample is due) hung in 2 of 12 runs here. Any cancelled caller can do it
+  (a closed websocket, a timeout).
 - PostgreSQL (``TransactionContextPooled``): a pool connection is acquired, then ``BEGIN`` is awaited;
   cancelled there, the connection is never released, and after ``maxsize`` (5) such leaks every query waits.
 
