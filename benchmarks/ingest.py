@@ -174,7 +174,7 @@ class StreamProbe:
             elif line.startswith("#EXTINF:"):
                 duration = float(line.split(":", 1)[1].split(",", 1)[0])
             elif line and not line.startswith("#"):
-                if duration is not None:
+                if duration is not None and line.startswith("seg_"):  # not the slate served before go-live
                     self.durations.setdefault(sequence, duration)
                     self.listed_at.setdefault(sequence, now)
                 sequence, duration = sequence + 1, None
@@ -187,7 +187,8 @@ class StreamProbe:
         durations: list[float] = []
         unplaced = 0
         media_end = 0.0
-        for seq in range(0, max(self.durations, default=-1) + 1):
+        first = min(self.durations, default=0)  # livecast's first segment is 1 (0 is the slate shown before it)
+        for seq in range(first, max(self.durations, default=-1) + 1):
             if seq not in self.durations:
                 unplaced += sum(1 for s in self.durations if s > seq)
                 break

@@ -95,4 +95,4 @@ async def test_publish_reconnect_and_end(
     assert playlist.media_sequence == numbers[0], "media sequence keeps counting across the reconnect"
     await segments_decode(playlist, base, tmp_path)
     assert any(view.tagged for view in history.segments), "the reconnect is marked with EXT-X-DISCONTINUITY"
-    assert history.segments[-1].discontinuity_number == 1
+    assert history.segments[-1].discontinuity_number == 2  # 1 after the slate, 2 after the reconnect

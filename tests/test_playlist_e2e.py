@@ -1,18 +1,22 @@
 """The live playlist end to end (issue #11, items 6 and 7): raw RTMP publishers whose keyframes' send times are
 known, a reconnect whose seam slides out of a 3-segment window, and a player that opens the playlist before
-the stream is live. Every snapshot is checked by tests/helpers/hls.py (m3u8 + RFC 8216 rules)."""
+the stream is live (the "starting soon" slate, then the stream). Every snapshot is checked by
+tests/helpers/hls.py (m3u8 + RFC 8216 rules)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
 
 from livecast.domain.models import Stream, StreamStatus
+from livecast.providers.local.slate import SLATE
 from livecast.settings import Settings
 from tests.conftest import Server
 from tests.helpers.client import RESULT_FIELDS, create_stream, gql_http
+from tests.helpers.encoder import decode_ok
 from tests.helpers.flv_publisher import FlvPublisher, FlvTag, encode_flv, read_flv
 from tests.helpers.hls import PlaylistWatch, SegmentView, check_playlist
 from tests.helpers.waiting import eventually
@@ -74,12 +78,13 @@ async def test_reconnect_seam_slides_out_and_dates_are_the_ingest_clock(
     await eventually(lambda: history.last is not None and history.last.is_endlist, what="EXT-X-ENDLIST")
 
     final = history.last
-    assert final.discontinuity_sequence == 1, "the seam slid out: EXT-X-DISCONTINUITY-SEQUENCE counts it"
+    assert final.discontinuity_sequence == 2, "the seam slid out: EXT-X-DISCONTINUITY-SEQUENCE counts it"
     assert not any(s.discontinuity for s in final.segments)
     assert any(view.tagged for view in history.segments), "a snapshot showed the seam as EXT-X-DISCONTINUITY"
-    segments = history.segments
-    assert [s.sequence for s in segments] == list(range(len(segments))), "every segment was seen, none skipped"
-    by_publish = [[s for s in segments if s.discontinuity_number == n] for n in (0, 1)]
+    slate, *segments = history.segments  # the watcher saw the slate served before go-live
+    assert (slate.sequence, slate.uri, slate.discontinuity_number) == (0, SLATE, 0)
+    assert [s.sequence for s in segments] == list(range(1, len(segments) + 1)), "every segment seen, none skipped"
+    by_publish = [[s for s in segments if s.discontinuity_number == n] for n in (1, 2)]
     assert len(by_publish[0]) >= 3 and len(by_publish[1]) >= 6, [len(p) for p in by_publish]
     assert len(by_publish[0]) + len(by_publish[1]) == len(segments)
     check_dates(by_publish[0], first)
@@ -87,7 +92,7 @@ async def test_reconnect_seam_slides_out_and_dates_are_the_ingest_clock(
 
 
 async def test_a_player_opened_before_go_live_never_sees_a_404(
-    server: Server, playlists: PlaylistWatch, media: list[FlvTag]
+    server: Server, playlists: PlaylistWatch, media: list[FlvTag], tmp_path: Path
 ) -> None:
     token = await server.token("alice")
     stream = await create_stream(server.graphql_http, token, reconnectWindow=0)
@@ -115,29 +120,38 @@ async def test_a_player_opened_before_go_live_never_sees_a_404(
     watching = asyncio.create_task(player())
     await eventually(lambda: len(answers) >= 3, what="the player to reload the playlist")
     assert await status(stream["id"]) is StreamStatus.SCHEDULED
-    before = history.last
-    assert before is not None and not before.segments and not before.is_endlist
+    before = history.last  # the slate: one segment, live (hls.js gives up on a playlist without segments)
+    assert before is not None and [s.uri for s in before.segments] == [SLATE] and not before.is_endlist
     assert before.media_sequence == 0 and before.target_duration == 1  # LIVECAST_HLS_SEGMENT_SECONDS=1
+    slate = tmp_path / SLATE
+    async with httpx.AsyncClient() as client:
+        slate.write_bytes((await client.get(url.replace("index.m3u8", SLATE))).content)
+    ok, err = await decode_ok(str(slate))
+    assert ok, err
 
     publisher = await FlvPublisher(server.settings.rtmp_port, stream["ingest"]["streamKey"], media).start()
     await publisher.finished(timeout=30)
     await publisher.stop()  # reconnectWindow 0: ENDED, EXT-X-ENDLIST
     await asyncio.wait_for(watching, 30)
     assert set(answers) == {200}, answers
-    assert len(segments) >= 6
+    assert segments[0] == SLATE and len(segments) >= 7, segments
     assert history.last is not None and history.last.is_endlist
 
 
-async def test_placeholder_playlists_unknown_ids_and_cancelled_streams(server: Server) -> None:
+async def test_slates_unknown_ids_and_cancelled_streams(server: Server) -> None:
     token = await server.token("alice")
-    stream = await create_stream(server.graphql_http, token)
+    title = "%{eif:1/0:d} ' \\: [quotes \"and\" a very long title that goes on and on and on well past the card's width"
+    stream = await create_stream(server.graphql_http, token, title=title)  # user input: never a filter graph
     url = stream["playback"]["hlsUrl"]
     base = url.rsplit("/", 2)[0]
     async with httpx.AsyncClient() as client:
         live = await client.get(url)
         assert live.status_code == 200 and live.headers["cache-control"] == "no-cache"
         assert live.headers["content-type"] == "application/vnd.apple.mpegurl"
-        assert not check_playlist(live.text).is_endlist
+        playlist = check_playlist(live.text)
+        assert not playlist.is_endlist and [s.uri for s in playlist.segments] == [SLATE]
+        assert (await client.get(url.replace("index.m3u8", SLATE))).headers["content-type"] == "video/mp2t"
+        assert (await client.get(url)).text == live.text, "rendered once"
         assert (await client.get(f"{base}/nosuchplaybackid1/index.m3u8")).status_code == 404
         assert (await client.get(url.replace("index.m3u8", "other.m3u8"))).status_code == 404
         assert (await client.get(url.replace("index.m3u8", "seg_000000.ts"))).status_code == 404

@@ -62,12 +62,13 @@ def test_a_seam_that_slides_out_is_counted_by_the_discontinuity_sequence(tmp_pat
     for _ in range(4):
         add(playlist)
         history.add(playlist.path.read_text())
-    texts = history.texts
-    assert "#EXT-X-DISCONTINUITY\n" in texts[2] and "DISCONTINUITY-SEQUENCE" not in texts[2]
-    assert "#EXT-X-DISCONTINUITY\n" not in texts[4] and "#EXT-X-DISCONTINUITY-SEQUENCE:1\n" in texts[4]
-    assert [s.discontinuity_number for s in history.segments] == [0, 0, 1, 1, 1, 1]
-    assert history.last.media_sequence == 3 and not (tmp_path / name(0)).exists()  # 3 in the window + 2 kept
-    assert (tmp_path / name(1)).exists() and (tmp_path / name(2)).exists()
+    texts = history.texts  # the first segment is 1 and discontinuity 1: 0 is the slate served before it
+    assert "#EXT-X-MEDIA-SEQUENCE:1\n" in texts[0] and "#EXT-X-DISCONTINUITY-SEQUENCE:1\n" in texts[0]
+    assert "#EXT-X-DISCONTINUITY\n" in texts[2] and "#EXT-X-DISCONTINUITY-SEQUENCE:1\n" in texts[2]
+    assert "#EXT-X-DISCONTINUITY\n" not in texts[4] and "#EXT-X-DISCONTINUITY-SEQUENCE:2\n" in texts[4]
+    assert [s.discontinuity_number for s in history.segments] == [1, 1, 2, 2, 2, 2]
+    assert history.last.media_sequence == 4 and not (tmp_path / name(1)).exists()  # 3 in the window + 2 kept
+    assert (tmp_path / name(2)).exists() and (tmp_path / name(3)).exists()
 
 
 def test_any_sequence_of_publishes_restarts_and_reloads_keeps_the_rules(tmp_path: Path) -> None:
@@ -119,7 +120,7 @@ def test_finalize_and_placeholders(tmp_path: Path) -> None:
     finalize_playlist(playlist.path)
     finalize_playlist(playlist.path)
     text = playlist.path.read_text()
-    assert text.count("#EXT-X-ENDLIST") == 1 and check_playlist(text).segments[0].uri == name(0)
+    assert text.count("#EXT-X-ENDLIST") == 1 and check_playlist(text).segments[0].uri == name(1)
     live, ended = (
         check_playlist(placeholder(segment_seconds=2, ended=False)),
         placeholder(segment_seconds=1.5, ended=True),

@@ -89,12 +89,13 @@ class Access:
     """What ``/hls/`` may serve: ``token`` is the checked token of a ``SIGNED`` stream, ``None`` when public.
 
     ``known``: a stream (or a LiveKit room's paired stream) has this playback id; ``over``: it is ``ENDED``,
-    ``ARCHIVED`` or ``CANCELLED``. Both as of the cached lookup (at most ``POLICY_TTL`` seconds old); they say
-    what to answer for a playlist the pipeline has not written (yet)."""
+    ``ARCHIVED`` or ``CANCELLED``; ``title``: its title. As of the cached lookup (at most ``POLICY_TTL`` seconds
+    old); they say what to answer for a playlist the pipeline has not written (yet)."""
 
     token: str | None
     known: bool = True
     over: bool = False
+    title: str = ""
 
     @property
     def signed(self) -> bool:
@@ -110,6 +111,7 @@ class _Playback:
     signed: bool
     known: bool
     over: bool
+    title: str
     expires: float
 
 
@@ -133,7 +135,7 @@ class PlaybackGate:
         """``Access`` for this request, or ``Forbidden`` (missing, expired, altered or other-stream token)."""
         playback = await self._playback(playback_id)
         if not playback.signed:
-            return Access(token=None, known=playback.known, over=playback.over)
+            return Access(token=None, known=playback.known, over=playback.over, title=playback.title)
         if not token:
             raise Forbidden("this stream needs a playback token: ?token=<createPlaybackToken.token>")
         if self._key is None:
@@ -142,7 +144,7 @@ class PlaybackGate:
             tokens.verify(token, key=self._key, playback_id=playback_id)
         except tokens.InvalidPlaybackToken as e:
             raise Forbidden(e.reason) from e
-        return Access(token=token, known=playback.known, over=playback.over)
+        return Access(token=token, known=playback.known, over=playback.over, title=playback.title)
 
     async def _playback(self, playback_id: str) -> _Playback:
         cached = self._policies.get(playback_id)
@@ -155,17 +157,18 @@ class PlaybackGate:
 
     async def _look_up(self, playback_id: str) -> _Playback:
         try:
-            rows = await Stream.filter(playback_id=playback_id).values_list("playback_policy", "status")
+            rows = await Stream.filter(playback_id=playback_id).values_list("playback_policy", "status", "title")
             if not rows:  # a LiveKit room's HLS: the paired stream's playback id
                 rows = await Broadcast.filter(paired_playback_id=playback_id).values_list(
-                    "stream__playback_policy", "stream__status"
+                    "stream__playback_policy", "stream__status", "stream__title"
                 )
         finally:
             del self._lookups[playback_id]
         playback = _Playback(
-            signed=any(PlaybackPolicy(policy) is PlaybackPolicy.SIGNED for policy, _ in rows),
+            signed=any(PlaybackPolicy(policy) is PlaybackPolicy.SIGNED for policy, _, _ in rows),
             known=bool(rows),
-            over=bool(rows) and all(StreamStatus(status) in lifecycle.FINISHED for _, status in rows),
+            over=bool(rows) and all(StreamStatus(status) in lifecycle.FINISHED for _, status, _ in rows),
+            title=str(rows[0][2]) if rows else "",
             expires=time.monotonic() + self._ttl,
         )
         if len(self._policies) >= CACHE_LIMIT:

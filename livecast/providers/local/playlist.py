@@ -7,7 +7,9 @@ ffmpeg writes the segments; :class:`LivePlaylist` lists them. It keeps the rules
   keyframes are further apart than that makes longer segments).
 - ``EXT-X-MEDIA-SEQUENCE`` counts every segment ever listed and never goes back, across reconnects,
   ffmpeg restarts and process restarts (section 6.2.2): the playlist file is the state, read back by
-  :meth:`LivePlaylist.load`. Segment ``seg_<n>.ts`` has media sequence number ``n``.
+  :meth:`LivePlaylist.load`. Segment ``seg_<n>.ts`` has media sequence number ``n``; the first is
+  :data:`FIRST_SEQUENCE` (1), after the "starting soon" slate served before it (:mod:`.slate`), and the seam
+  between them is already counted (``EXT-X-DISCONTINUITY-SEQUENCE:1``).
 - ``EXT-X-DISCONTINUITY`` marks the first segment of every new ffmpeg process (a reconnect, a restart)
   except the very first segment; when the segment that carries it becomes the first of the window, the tag
   is removed and ``EXT-X-DISCONTINUITY-SEQUENCE`` advanced (section 6.2.2), so the first segment never
@@ -44,6 +46,8 @@ VERSION = 3
 KEEP_AFTER_WINDOW = 2
 """Segments kept on disk after they left the playlist window."""
 MIN_STEP = timedelta(milliseconds=1)
+FIRST_SEQUENCE = 1
+"""Media sequence number of a stream's first segment: 0 is the slate a player may have played before it."""
 
 
 def nearest_integer(seconds: float) -> int:
@@ -152,7 +156,9 @@ class LivePlaylist:
         self.path = path
         self.window = max(1, window)
         self.keep = keep
-        self.state = MediaPlaylist(target_duration=target_for(segment_seconds))
+        self.state = MediaPlaylist(
+            target_duration=target_for(segment_seconds), media_sequence=FIRST_SEQUENCE, discontinuity_sequence=1
+        )
         self._retired: deque[str] = deque()
         self._discontinuity = False
 
@@ -168,8 +174,7 @@ class LivePlaylist:
         except (OSError, ValueError, UnicodeDecodeError) as e:
             logger.warning("playlist %s is unreadable (%s); starting after its segment files", path, e)
             numbers = [int(m.group(1)) for p in path.parent.iterdir() if (m := SEGMENT_NAME.match(p.name))]
-            playlist.state.media_sequence = max(numbers, default=-1) + 1
-            playlist._discontinuity = playlist.state.media_sequence > 0
+            playlist.state.media_sequence = max(numbers, default=FIRST_SEQUENCE - 1) + 1
             return playlist
         stored.target_duration = max(stored.target_duration, playlist.state.target_duration)
         playlist.state = stored
@@ -186,9 +191,9 @@ class LivePlaylist:
         return self.state.ended
 
     def begin_discontinuity(self) -> None:
-        """The next segment comes from a new ffmpeg process: mark it with ``EXT-X-DISCONTINUITY``, unless it is
-        the first segment of the stream."""
-        self._discontinuity = self.state.next_sequence > 0
+        """The next segment comes from a new ffmpeg process: mark it with ``EXT-X-DISCONTINUITY`` (unless it is
+        the first in the playlist: the stream's first segment, whose seam with the slate is already counted)."""
+        self._discontinuity = True
 
     def append(self, uri: str, duration: float, date: datetime | None) -> None:
         """List a complete segment (``duration`` seconds; ``date`` of its first frame) and write the playlist.
