@@ -112,6 +112,20 @@ def test_loading_an_unreadable_playlist_continues_after_its_segment_files(tmp_pa
     assert check_playlist((tmp_path / "index.m3u8").read_text()).media_sequence == 10
 
 
+def test_a_playlist_ffmpeg_wrote_is_continued_by_the_rules(tmp_path: Path) -> None:
+    (tmp_path / "index.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:4\n"
+        "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T12:00:04.000+0000\n#EXTINF:2.000000,\n"
+        "seg_000004.ts\n"
+    )  # what the hls muxer wrote before livecast listed segments itself (a stray tag before the first segment)
+    playlist = LivePlaylist.load(tmp_path / "index.m3u8", segment_seconds=2, window=6)
+    playlist.begin_discontinuity()
+    add(playlist, 2.0, T0 + timedelta(seconds=30))
+    listed = check_playlist(playlist.path.read_text())
+    assert listed.media_sequence == 4 and listed.discontinuity_sequence == 1
+    assert [s.discontinuity for s in listed.segments] == [False, True]
+
+
 def test_finalize_and_placeholders(tmp_path: Path) -> None:
     finalize_playlist(tmp_path / "index.m3u8")
     assert not (tmp_path / "index.m3u8").exists()

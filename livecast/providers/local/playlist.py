@@ -177,6 +177,9 @@ class LivePlaylist:
             playlist.state.media_sequence = max(numbers, default=FIRST_SEQUENCE - 1) + 1
             return playlist
         stored.target_duration = max(stored.target_duration, playlist.state.target_duration)
+        if stored.segments and stored.segments[0].discontinuity:  # written by another writer (ffmpeg's hls)
+            stored.segments[0].discontinuity = False
+            stored.discontinuity_sequence += 1
         playlist.state = stored
         playlist._collect_leftovers()
         return playlist
