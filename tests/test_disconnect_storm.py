@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from livecast.providers.local.playlist import PLAYLIST
 from livecast.settings import Settings
 from tests.conftest import Server
 from tests.helpers.client import create_stream, gql_http
@@ -84,6 +85,10 @@ async def test_eight_encoders_drop_at_once_and_queries_still_answer(server: Serv
                 pytest.fail(f"round {round_}: a GraphQL query got no answer {QUERY_DEADLINE:g} s after the drop")
             ended = partial(all_are, server, ids, "ENDED")
             await eventually(ended, timeout=20, interval=0.2, what=f"8 streams ENDED (round {round_})")
-        for stream in streams:
-            playlist = server.settings.hls_dir / Path(stream["playback"]["hlsUrl"]).parent.name / "index.m3u8"
-            assert playlist.read_text().rstrip().endswith("#EXT-X-ENDLIST"), f"round {round_}: {playlist}"
+        playlists = [server.settings.hls_dir / Path(s["playback"]["hlsUrl"]).parent.name / PLAYLIST for s in streams]
+        await eventually(partial(all_ended_lists, playlists), timeout=10, what=f"EXT-X-ENDLIST (round {round_})")
+
+
+def all_ended_lists(playlists: list[Path]) -> bool:
+    """Every playlist ends with ``EXT-X-ENDLIST`` (written by the ingest just after the stream is ``ENDED``)."""
+    return all(p.exists() and p.read_text().rstrip().endswith("#EXT-X-ENDLIST") for p in playlists)
