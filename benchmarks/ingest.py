@@ -66,6 +66,9 @@ mutation($input: CreateStreamInput!) {
 """
 STREAM_STATUS = "query($id: ID!) { stream(id: $id) { id status } }"
 SERVER_PROBLEM = re.compile(r"Traceback|\b(ERROR|CRITICAL)\b")
+GRACEFUL_EXIT = (0, 128 + signal.SIGINT, -signal.SIGINT)
+"""``livecast serve``'s exit status after SIGINT and a clean shutdown: uvicorn (>= 0.29) raises the signal it
+handled again once it has shut down, so the process ends as interrupted (130) rather than with 0."""
 
 
 class BenchError(Exception):
@@ -171,7 +174,7 @@ class StreamProbe:
             elif line.startswith("#EXTINF:"):
                 duration = float(line.split(":", 1)[1].split(",", 1)[0])
             elif line and not line.startswith("#"):
-                if duration is not None:
+                if duration is not None and line.startswith("seg_"):  # not the slate served before go-live
                     self.durations.setdefault(sequence, duration)
                     self.listed_at.setdefault(sequence, now)
                 sequence, duration = sequence + 1, None
@@ -184,7 +187,8 @@ class StreamProbe:
         durations: list[float] = []
         unplaced = 0
         media_end = 0.0
-        for seq in range(0, max(self.durations, default=-1) + 1):
+        first = min(self.durations, default=0)  # livecast's first segment is 1 (0 is the slate shown before it)
+        for seq in range(first, max(self.durations, default=-1) + 1):
             if seq not in self.durations:
                 unplaced += sum(1 for s in self.durations if s > seq)
                 break
@@ -593,7 +597,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             errors.append(f"{sum(p.http_errors for p in probes)} playlist request(s) failed")
         if served.status_code != 200:
             errors.append(f"GET {probes[0].hls_url} answered {served.status_code}")
-        if server_rc != 0:
+        if server_rc not in GRACEFUL_EXIT:
             errors.append(f"livecast serve exited with {server_rc} after SIGINT")
         if problems:
             errors.append("livecast serve logged errors:\n    " + "\n    ".join(problems[:40]))

@@ -116,7 +116,12 @@ def create_app(settings: Settings, *, ingest: bool | None = None, workers: bool 
         WebSocketRoute("/graphql", graphql),
         Route(
             "/hls/{playback_id}/{filename}",
-            hls_endpoint(settings.hls_dir, lambda: settings.signing_key),
+            hls_endpoint(
+                settings.hls_dir,
+                lambda: settings.signing_key,
+                segment_seconds=settings.hls_segment_seconds,
+                ffmpeg=settings.ffmpeg_path,
+            ),
             methods=["GET", "HEAD", "OPTIONS"],
         ),
         Route("/healthz", healthz),

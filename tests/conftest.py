@@ -26,7 +26,7 @@ from livecast.settings import Settings
 from tests.helpers.processes import PrivateRedis, free_port
 
 TEST_SECRET = "test-secret-key-with-at-least-32-bytes-of-entropy"
-pytest_plugins = ["tests.helpers.encoder", "tests.helpers.providers"]
+pytest_plugins = ["tests.helpers.encoder", "tests.helpers.hls", "tests.helpers.providers"]
 
 
 @pytest.fixture(scope="session")

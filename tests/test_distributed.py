@@ -20,6 +20,7 @@ from livecast.domain.events import stream_channel
 from tests.conftest import TEST_SECRET
 from tests.helpers.client import StatusWatcher, create_stream, gql_http
 from tests.helpers.encoder import Encoder
+from tests.helpers.hls import PlaylistWatch
 from tests.helpers.processes import LivecastProcess, free_port, livecast_processes
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +41,13 @@ def subscribed_on_redis(redis: Redis, stream_id: str):
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 async def test_events_reach_subscribers_on_another_process(
-    deps: Deps, database_url: str, redis_url: str, tmp_path: Path, encoders: list[Encoder], protocol: str
+    deps: Deps,
+    database_url: str,
+    redis_url: str,
+    tmp_path: Path,
+    encoders: list[Encoder],
+    protocol: str,
+    playlists: PlaylistWatch,
 ) -> None:
     user = await ensure_user(name="alice", roles=[])
     token = issue_token(user=user, key=TEST_SECRET, ttl_seconds=3600)
@@ -81,6 +88,7 @@ async def test_events_reach_subscribers_on_another_process(
         # 2. An RTMP publish to the ingest process reaches subscribers on A; ending it on B stops the encoder.
         live = await create_stream(http_b, token, title="Published to the ingest", reconnectWindow=30)
         assert live["ingest"]["rtmpUrl"] == f"rtmp://127.0.0.1:{rtmp}/live"
+        playlists.watch(live["playback"]["hlsUrl"].replace(f":{api_b}/", f":{api_a}/"))  # RFC 8216 checks
         watcher = await StatusWatcher(ws_a, live["id"], protocol).start(subscribed_on_redis(redis, live["id"]))
         encoder = Encoder(f"{live['ingest']['rtmpUrl']}/{live['ingest']['streamKey']}", 60)
         encoders.append(await encoder.start())

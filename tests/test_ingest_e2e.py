@@ -13,6 +13,7 @@ from livecast.domain.events import stream_channel
 from tests.conftest import Server
 from tests.helpers.client import StatusWatcher, create_stream
 from tests.helpers.encoder import Encoder, decode_ok
+from tests.helpers.hls import PlaylistWatch
 
 pytestmark = pytest.mark.e2e
 
@@ -43,13 +44,16 @@ def seg_number(uri: str) -> int:
     return int(uri.removeprefix("seg_").removesuffix(".ts"))
 
 
-async def test_publish_reconnect_and_end(server: Server, encoders: list[Encoder], tmp_path: Path) -> None:
+async def test_publish_reconnect_and_end(
+    server: Server, encoders: list[Encoder], tmp_path: Path, playlists: PlaylistWatch
+) -> None:
     token = await server.token("alice")
     # ffmpeg ending normally stops cleanly (FCUnpublish): with endOnUnpublish off that waits the window too
     stream = await create_stream(
         server.graphql_http, token, title="End to end", reconnectWindow=6, endOnUnpublish=False
     )
     ingest, hls_url = stream["ingest"], stream["playback"]["hlsUrl"]
+    history = playlists.watch(hls_url)  # every rewrite checked against RFC 8216 (tests/helpers/hls.py)
     assert ingest["rtmpUrl"] == server.settings.rtmp_base_url
     bus = server.runtime.deps.bus
     watcher = await StatusWatcher(server.graphql_ws, stream["id"]).start(
@@ -93,3 +97,5 @@ async def test_publish_reconnect_and_end(server: Server, encoders: list[Encoder]
     assert playlist.media_sequence >= sequence_before
     assert playlist.media_sequence == numbers[0], "media sequence keeps counting across the reconnect"
     await segments_decode(playlist, base, tmp_path)
+    assert any(view.tagged for view in history.segments), "the reconnect is marked with EXT-X-DISCONTINUITY"
+    assert history.segments[-1].discontinuity_number == 2  # 1 after the slate, 2 after the reconnect

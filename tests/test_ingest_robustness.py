@@ -17,6 +17,7 @@ from livecast.domain.models import Stream, StreamStatus
 from tests.conftest import Server
 from tests.helpers.client import RESULT_FIELDS, create_stream, gql_http
 from tests.helpers.encoder import Encoder
+from tests.helpers.hls import PlaylistWatch
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -57,11 +58,14 @@ async def garbage_is_dropped(server: Server, payload: bytes, timeout: float) -> 
             await writer.wait_closed()
 
 
-async def test_garbage_duplicate_publisher_and_ffmpeg_crash(server: Server, encoders: list[Encoder]) -> None:
+async def test_garbage_duplicate_publisher_and_ffmpeg_crash(
+    server: Server, encoders: list[Encoder], playlists: PlaylistWatch
+) -> None:
     token = await server.token("alice")
     s = await create_stream(server.graphql_http, token, reconnectWindow=5, endOnUnpublish=False)  # see the end
     url = f"{s['ingest']['rtmpUrl']}/{s['ingest']['streamKey']}"
     hls = s["playback"]["hlsUrl"]
+    playlists.watch(hls)  # every rewrite checked against RFC 8216, across the ffmpeg restart
     main = await Encoder(url, 16).start()
     encoders.append(main)
     await eventually(lambda: status(s["id"]), what="stream exists")
@@ -95,9 +99,10 @@ async def test_garbage_duplicate_publisher_and_ffmpeg_crash(server: Server, enco
     await eventually(lambda: _is(status(s["id"]), StreamStatus.ENDED), timeout=15, what="ENDED")
 
 
-async def test_owner_ends_a_live_stream(server: Server, encoders: list[Encoder]) -> None:
+async def test_owner_ends_a_live_stream(server: Server, encoders: list[Encoder], playlists: PlaylistWatch) -> None:
     token = await server.token("alice")
     s = await create_stream(server.graphql_http, token, reconnectWindow=60)
+    playlists.watch(s["playback"]["hlsUrl"])
     main = await Encoder(f"{s['ingest']['rtmpUrl']}/{s['ingest']['streamKey']}", 30).start()
     encoders.append(main)
     await eventually(lambda: _is(status(s["id"]), StreamStatus.LIVE), timeout=20, what="LIVE")

@@ -22,12 +22,14 @@ from livecast.domain.health_models import StreamQualityMetric
 from livecast.domain.models import Stream, StreamStatus
 from livecast.domain.provider_models import Broadcast, EgressStatus
 from livecast.providers.base import ProviderEvent
+from livecast.providers.local.slate import SLATE
 from livecast.settings import Settings
 from tests.conftest import Server, run_server
 from tests.emulators.livekit import LiveKitEmulator, Participant, livekit_settings
 from tests.helpers.beacons import Player
 from tests.helpers.client import gql_http
 from tests.helpers.encoder import Encoder, decode_ok
+from tests.helpers.hls import PlaylistWatch
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -78,11 +80,11 @@ async def playlist_with_segments(url: str) -> m3u8.M3U8 | None:
     if response.status_code != 200:
         return None
     playlist = m3u8.loads(response.text, uri=url)
-    return playlist if playlist.segments else None
+    return playlist if any(s.uri != SLATE for s in playlist.segments) else None  # not just the slate
 
 
 async def test_egress_to_the_local_ingest_carries_the_media(
-    app: Server, livekit_emulator: LiveKitEmulator, encoders: list[Encoder], tmp_path: Path
+    app: Server, livekit_emulator: LiveKitEmulator, encoders: list[Encoder], tmp_path: Path, playlists: PlaylistWatch
 ) -> None:
     settings, deps, ingest = app.settings, app.runtime.deps, app.runtime.ingest
     url, owner = app.graphql_http, await app.token("host")
@@ -92,6 +94,7 @@ async def test_egress_to_the_local_ingest_carries_the_media(
     b = await Broadcast.get(stream_id=sid)
     assert b.paired_provider == "local"
     assert hls_url == f"{settings.http_base_url}/hls/{b.paired_playback_id}/index.m3u8"
+    playlists.watch(hls_url)  # every rewrite checked against RFC 8216 (tests/helpers/hls.py)
 
     # a publisher joins the room: LIVE; the first HLS viewer starts the egress towards the local ingest
     host = livekit_emulator.join(b.room_name, "host")
@@ -114,7 +117,8 @@ async def test_egress_to_the_local_ingest_carries_the_media(
         encoders.append(await wrong.start())
         assert await wrong.wait(30) != 0
         assert b"unknown stream key" in wrong.stderr, wrong.stderr
-    assert sid not in ingest.sessions and not (settings.hls_dir / b.paired_playback_id).exists()
+    # (the folder may hold the "starting soon" slate the watched playlist showed; no playlist was written)
+    assert sid not in ingest.sessions and not (settings.hls_dir / b.paired_playback_id / "index.m3u8").exists()
 
     # "LiveKit's egress worker" publishes to exactly the recorded URL: HLS under the paired playback id
     first = Encoder(egress_url, 6)

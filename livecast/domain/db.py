@@ -14,6 +14,8 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
+from livecast.domain.db_engines import engine_config
+
 APP = "models"
 MODEL_MODULES = [
     "livecast.domain.models",
@@ -37,8 +39,10 @@ def dialect(database_url: str) -> str:
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
+    """Tortoise's config for ``database_url`` (SQLite and PostgreSQL through :mod:`livecast.domain.db_engines`,
+    whose transactions survive cancellation)."""
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": engine_config(database_url)},
         "apps": {APP: {"models": MODEL_MODULES, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",

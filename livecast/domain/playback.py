@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from livecast.domain import broadcast, broadcast_egress
+from livecast.domain import broadcast, broadcast_egress, lifecycle
 from livecast.domain.auth import Principal, require_actor
 from livecast.domain.deps import Deps
 from livecast.domain.errors import Forbidden, ValidationFailed, provider_failure
-from livecast.domain.models import PlaybackPolicy, Stream
+from livecast.domain.models import PlaybackPolicy, Stream, StreamStatus
 from livecast.domain.provider_models import Broadcast
 from livecast.domain.streams import existing_stream, stream_ref
 from livecast.providers.base import ProviderError, StreamProvider, StreamRef
@@ -86,9 +86,16 @@ async def _hls_source(deps: Deps, stream: Stream) -> tuple[StreamProvider, Strea
 
 @dataclass(frozen=True)
 class Access:
-    """What ``/hls/`` may serve: ``token`` is the checked token of a ``SIGNED`` stream, ``None`` when public."""
+    """What ``/hls/`` may serve: ``token`` is the checked token of a ``SIGNED`` stream, ``None`` when public.
+
+    ``known``: a stream (or a LiveKit room's paired stream) has this playback id; ``over``: it is ``ENDED``,
+    ``ARCHIVED`` or ``CANCELLED``; ``title``: its title. As of the cached lookup (at most ``POLICY_TTL`` seconds
+    old); they say what to answer for a playlist the pipeline has not written (yet)."""
 
     token: str | None
+    known: bool = True
+    over: bool = False
+    title: str = ""
 
     @property
     def signed(self) -> bool:
@@ -99,8 +106,18 @@ class Access:
         return with_token(body, self.token) if self.token is not None else body
 
 
+@dataclass(frozen=True)
+class _Playback:
+    signed: bool
+    known: bool
+    over: bool
+    title: str
+    expires: float
+
+
 class PlaybackGate:
-    """Checks ``/hls/`` requests against the stream's playback policy (cached per process, ``POLICY_TTL`` s).
+    """Checks ``/hls/`` requests against the stream's playback policy (cached per process, ``POLICY_TTL`` s,
+    with the stream's status: whether it is known and over, see :class:`Access`).
 
     ``key`` returns the HS256 key (``Settings.signing_key``); it is asked once, when first needed. A playback
     id is a stream's own, or the paired stream's of a ``livekit`` stream (with that stream's policy); one no
@@ -111,13 +128,14 @@ class PlaybackGate:
         self._key_source = key
         self._key: str | None = None
         self._ttl = policy_ttl
-        self._policies: dict[str, tuple[bool, float]] = {}
-        self._lookups: dict[str, asyncio.Future[bool]] = {}
+        self._policies: dict[str, _Playback] = {}
+        self._lookups: dict[str, asyncio.Future[_Playback]] = {}
 
     async def check(self, playback_id: str, token: str | None) -> Access:
         """``Access`` for this request, or ``Forbidden`` (missing, expired, altered or other-stream token)."""
-        if not await self._signed(playback_id):
-            return Access(token=None)
+        playback = await self._playback(playback_id)
+        if not playback.signed:
+            return Access(token=None, known=playback.known, over=playback.over, title=playback.title)
         if not token:
             raise Forbidden("this stream needs a playback token: ?token=<createPlaybackToken.token>")
         if self._key is None:
@@ -126,31 +144,37 @@ class PlaybackGate:
             tokens.verify(token, key=self._key, playback_id=playback_id)
         except tokens.InvalidPlaybackToken as e:
             raise Forbidden(e.reason) from e
-        return Access(token=token)
+        return Access(token=token, known=playback.known, over=playback.over, title=playback.title)
 
-    async def _signed(self, playback_id: str) -> bool:
+    async def _playback(self, playback_id: str) -> _Playback:
         cached = self._policies.get(playback_id)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+        if cached is not None and cached.expires > time.monotonic():
+            return cached
         lookup = self._lookups.get(playback_id)
         if lookup is None:  # concurrent requests of an uncached stream share one query
             lookup = self._lookups[playback_id] = asyncio.ensure_future(self._look_up(playback_id))
         return await asyncio.shield(lookup)
 
-    async def _look_up(self, playback_id: str) -> bool:
+    async def _look_up(self, playback_id: str) -> _Playback:
         try:
-            policies = await Stream.filter(playback_id=playback_id).values_list("playback_policy", flat=True)
-            if not policies:  # a LiveKit room's HLS: the paired stream's playback id
-                policies = await Broadcast.filter(paired_playback_id=playback_id).values_list(
-                    "stream__playback_policy", flat=True
+            rows = await Stream.filter(playback_id=playback_id).values_list("playback_policy", "status", "title")
+            if not rows:  # a LiveKit room's HLS: the paired stream's playback id
+                rows = await Broadcast.filter(paired_playback_id=playback_id).values_list(
+                    "stream__playback_policy", "stream__status", "stream__title"
                 )
         finally:
             del self._lookups[playback_id]
-        signed = any(PlaybackPolicy(p) is PlaybackPolicy.SIGNED for p in policies)
+        playback = _Playback(
+            signed=any(PlaybackPolicy(policy) is PlaybackPolicy.SIGNED for policy, _, _ in rows),
+            known=bool(rows),
+            over=bool(rows) and all(StreamStatus(status) in lifecycle.FINISHED for _, status, _ in rows),
+            title=str(rows[0][2]) if rows else "",
+            expires=time.monotonic() + self._ttl,
+        )
         if len(self._policies) >= CACHE_LIMIT:
             self._policies.clear()
-        self._policies[playback_id] = (signed, time.monotonic() + self._ttl)
-        return signed
+        self._policies[playback_id] = playback
+        return playback
 
 
 def with_token(body: bytes, token: str) -> bytes:
