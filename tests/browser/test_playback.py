@@ -15,6 +15,7 @@ import signal
 import pytest
 
 from tests.browser.conftest import OpenPlayer
+from tests.browser.harness import Player
 from tests.conftest import Server
 from tests.helpers.client import create_stream, gql_http
 from tests.helpers.encoder import Encoder
@@ -61,6 +62,20 @@ async def publish(stream: dict, encoders: list[Encoder], seconds: float = 120) -
     return encoder
 
 
+def played_cc(state: dict) -> int:
+    """The highest discontinuity counter (``cc``) of the fragments played so far; -1: none played yet."""
+    return max((e["cc"] for e in state["log"] if e["name"] == "hls.fragChanged"), default=-1)
+
+
+async def plays_on_after(player: Player, cc: int, *, timeout: float, what: str) -> None:
+    """A fragment of a later discontinuity than ``cc`` plays (new media: the seam is crossed), and then media
+    time advances 3 s more."""
+    state = await player.until(
+        f"p.log.some(e => e.name === 'hls.fragChanged' && e.cc > {cc})", timeout=timeout, what=what
+    )
+    await player.plays_past(state["currentTime"] + 3, timeout=20, what=f"{what}, then 3 s more")
+
+
 def stop_streaming(encoder: Encoder) -> None:
     """Like OBS's Stop Streaming: ffmpeg exits on SIGINT, and closing its RTMP output sends ``FCUnpublish``
     and ``deleteStream`` (libavformat/rtmpproto.c ``rtmp_close``) before the socket closes."""
@@ -99,8 +114,9 @@ async def test_plays_a_stream_opened_before_go_live(
     await asyncio.sleep(PRE_LIVE_SECONDS)  # the scenario, not synchronisation: the viewer waits for the start
     assert await status(server, token, stream["id"]) == "SCHEDULED"
 
+    before_live = played_cc(await player.state())  # a "starting soon" slate may have played (cc 0), or nothing
     await publish(stream, encoders, seconds=60)
-    await player.plays_past(2, timeout=45, what="playback starting by itself after go-live")
+    await plays_on_after(player, before_live, timeout=45, what="the live media playing by itself after go-live")
 
 
 async def test_continues_across_a_reconnect(server: Server, encoders: list[Encoder], open_player: OpenPlayer) -> None:
@@ -110,7 +126,7 @@ async def test_continues_across_a_reconnect(server: Server, encoders: list[Encod
     stream, first = await live_stream(server, encoders, token, "Reconnecting")
     player = await open_player(stream["playback"]["hlsUrl"])
     state = await player.plays_past(2, timeout=30, what="playback before the reconnect")
-    seen_cc = max(e["cc"] for e in state["log"] if e["name"] == "hls.fragChanged")
+    before_seam = played_cc(state)
 
     assert first.process is not None
     first.process.kill()
@@ -119,12 +135,7 @@ async def test_continues_across_a_reconnect(server: Server, encoders: list[Encod
     await asyncio.sleep(RECONNECT_DELAY)  # the scenario: the encoder's retry delay, during which the page stalls
     await publish(stream, encoders)
 
-    state = await player.until(
-        f"p.log.some(e => e.name === 'hls.fragChanged' && e.cc > {seen_cc})",
-        timeout=45,
-        what="a fragment after the seam playing",
-    )
-    await player.plays_past(state["currentTime"] + 3, timeout=20, what="playback going on after the seam")
+    await plays_on_after(player, before_seam, timeout=45, what="a fragment after the seam playing")
     state = await player.state()
     assert not state["ended"], await player.describe()
 
