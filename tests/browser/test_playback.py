@@ -24,8 +24,10 @@ from tests.helpers.waiting import eventually
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 PRE_LIVE_SECONDS = 8
-"""How long the page is open before the encoder starts (a viewer who arrives early). Longer than hls.js
-gives a 404 (fatal at once) or an empty playlist (``levelEmptyError``, fatal after ~3 s with the defaults)."""
+"""How long the page is open before the encoder starts (a viewer who arrives early). Longer than hls.js 1.7
+gives a 404 (``manifestLoadError``, fatal at once) or a live playlist without segments (``levelEmptyError``,
+fatal after ~3 s with the default retries); a live playlist with at least one segment (a slate) that stops
+growing only stalls it (non-fatal ``bufferStalledError``) while it keeps reloading."""
 WINDOW = 60
 """Reconnect window of the test streams (s): longer than every test, so only a Stop can end them in time."""
 RECONNECT_DELAY = 3
